@@ -1,0 +1,140 @@
+//! The one error type of the HTTP edge, named after HTTP semantics, and the
+//! `{"detail": …, "request_id": …}` envelope every non-2xx response carries.
+//!
+//! Handlers return [`ApiError`]; its response carries the detail in an extension and
+//! [`crate::request_id`] renders the envelope once the request id is known. Responses
+//! produced outside handlers (unknown methods, timeouts, panics) get an envelope there
+//! too, so no error ever leaves without one.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use fluidcloud_core::Scope;
+use fluidcloud_db::StoreError;
+use serde_json::{Value, json};
+
+/// What goes into the `detail` field of an error body.
+#[derive(Debug, Clone)]
+pub struct ErrorDetail(pub Value);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: parsed but unacceptable.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: missing, malformed, unknown or revoked key.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// 403: the tenant's plan does not include API access.
+    #[error("feature not in plan")]
+    FeatureNotInPlan,
+    /// 403: the key lacks a scope the route requires.
+    #[error("insufficient scope")]
+    InsufficientScope {
+        required: Vec<Scope>,
+        missing: Vec<Scope>,
+    },
+    /// 404: unknown id or another tenant's id; names the kind of record.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// 409: the record's state does not allow this.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: body or declared size too large.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// 422: malformed JSON, wrong types, out-of-range values; names the field.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// 501: a route this build does not serve yet.
+    #[error("{0}")]
+    NotImplemented(&'static str),
+    /// 503: a dependency is unreachable right now; retrying later may work.
+    #[error("{0}")]
+    Unavailable(&'static str),
+    /// 500: a fault on our side. The cause is logged, never sent.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::FeatureNotInPlan | ApiError::InsufficientScope { .. } => {
+                StatusCode::FORBIDDEN
+            }
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn detail(&self) -> Value {
+        match self {
+            ApiError::FeatureNotInPlan => json!({
+                "error": "feature_not_in_plan",
+                "feature": "api_access",
+                "message": "this tenant's plan does not include API access",
+            }),
+            ApiError::InsufficientScope { required, missing } => json!({
+                "error": "insufficient_scope",
+                "required": required,
+                "missing": missing,
+            }),
+            ApiError::Internal(_) => Value::String("internal server error".into()),
+            other => Value::String(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            ApiError::Internal(err) => tracing::error!(error = ?err, "request failed"),
+            ApiError::Unavailable(what) => tracing::warn!(what, "dependency unavailable"),
+            _ => {}
+        }
+        let mut response = self.status().into_response();
+        response.extensions_mut().insert(ErrorDetail(self.detail()));
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound(what) => ApiError::NotFound(what),
+            StoreError::Invalid(message) => ApiError::BadRequest(message),
+            StoreError::Conflict(message) => ApiError::Conflict(message),
+            StoreError::Unavailable(source) => {
+                tracing::warn!(error = %source, "metadata database unavailable");
+                ApiError::Unavailable("metadata database unavailable; retry shortly")
+            }
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<fluidcloud_core::names::InvalidName> for ApiError {
+    fn from(err: fluidcloud_core::names::InvalidName) -> Self {
+        ApiError::BadRequest(err.to_string())
+    }
+}
+
+/// The default detail for an error status produced outside our handlers.
+pub fn detail_for_status(status: StatusCode) -> Value {
+    let text = match status {
+        StatusCode::NOT_FOUND => "not found",
+        StatusCode::METHOD_NOT_ALLOWED => "method not allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "request body too large",
+        StatusCode::REQUEST_TIMEOUT => "request timed out",
+        StatusCode::INTERNAL_SERVER_ERROR => "internal server error",
+        other => other.canonical_reason().unwrap_or("error"),
+    };
+    Value::String(text.into())
+}

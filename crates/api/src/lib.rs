@@ -1,0 +1,87 @@
+//! `fluidcloud-api`: the `/api/v1` service.
+//!
+//! [`router`] builds the whole application so tests can serve it on port 0 and the
+//! `fluidcloud dev` command can run it next to the other services; [`serve`] runs it
+//! until a shutdown signal, finishing the requests in flight.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod request_id;
+mod routes;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use fluidcloud_core::config::Settings;
+use fluidcloud_db::Store;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+
+pub use auth::KeyCache;
+
+/// Everything a request handler may use. Cloned per request; every field is shared.
+#[derive(Clone)]
+pub struct AppState {
+    /// The metadata store.
+    pub store: Store,
+    /// Cached API-key lookups.
+    pub keys: Arc<KeyCache>,
+    /// The settings this process started with.
+    pub settings: Arc<Settings>,
+}
+
+impl AppState {
+    /// Builds the state and starts the cache's eviction task. The store's change feed
+    /// must be running (see [`Store::start_change_feed`]) for the cache to be used.
+    pub fn new(store: Store, settings: Arc<Settings>) -> Self {
+        let keys = KeyCache::new(
+            store.clone(),
+            Duration::from_secs(settings.auth.cache_ttl_secs),
+            settings.auth.cache_max_entries,
+        );
+        tokio::spawn(Arc::clone(&keys).follow_changes());
+        AppState {
+            store,
+            keys,
+            settings,
+        }
+    }
+}
+
+/// The complete application: `/api/v1`, health probes, and the middleware stack.
+pub fn router(state: AppState) -> Router {
+    let (api, _doc) = openapi::routes().split_for_parts();
+    let timeout = Duration::from_secs(state.settings.api.request_timeout_secs);
+    let body_limit = state.settings.api.max_json_body_bytes;
+    Router::new()
+        .merge(api)
+        .merge(routes::health::router())
+        .fallback(routes::not_found)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(CatchPanicLayer::new())
+        .layer(axum::middleware::from_fn(request_id::request_context))
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets in-flight
+/// requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

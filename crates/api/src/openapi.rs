@@ -1,0 +1,70 @@
+//! The OpenAPI document, built from the same route table the router serves, so a
+//! route cannot exist without being described. Served at `/api/v1/openapi.json`.
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::routes::{folders, me, spaces};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "FluidCloud API",
+        version = "1",
+        description = "Storage and raw-file links for partner apps. Errors are `{\"detail\", \"request_id\"}`."
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "identity", description = "Who the key is"),
+        (name = "spaces", description = "Top-level containers"),
+        (name = "folders", description = "Folder trees, Trash and restore"),
+    )
+)]
+struct ApiDoc;
+
+/// Declares the two equivalent ways to present a key.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Every `/api/v1` route with its documentation.
+pub fn routes() -> OpenApiRouter<AppState> {
+    let v1 = OpenApiRouter::new()
+        .routes(routes!(me::me))
+        .routes(routes!(spaces::list_spaces, spaces::create_space))
+        .routes(routes!(spaces::rename_space, spaces::delete_space))
+        .routes(routes!(folders::list_folders, folders::create_folder))
+        .routes(routes!(
+            folders::get_folder,
+            folders::update_folder,
+            folders::trash_folder
+        ))
+        .routes(routes!(folders::restore_folder))
+        .routes(routes!(folders::folder_stats))
+        .route("/openapi.json", axum::routing::get(serve_document));
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
+}
+
+/// The document as served.
+pub fn document() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
+
+async fn serve_document() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(document())
+}

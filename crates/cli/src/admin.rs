@@ -1,0 +1,210 @@
+//! `fluidcloud admin`: tenants, plans and API keys, for operators.
+//!
+//! Keys are never managed through `/api/v1` (SPEC §1); this is where they are minted,
+//! listed (never in plaintext) and revoked. Changes reach running servers through the
+//! store's change feed, so a revoked key is refused within a second.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use fluidcloud_core::api_key::KeyMode;
+use fluidcloud_core::model::Plan;
+use fluidcloud_core::scope::Scopes;
+use fluidcloud_db::{NewApiKey, NewTenant, Store, TenantUpdate};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::print_json;
+
+#[derive(Args)]
+pub struct AdminArgs {
+    /// postgres://… or sqlite://… (default: the configured database.url).
+    #[arg(long, global = true, conflicts_with = "data_dir")]
+    database_url: Option<String>,
+    /// The data folder of a `fluidcloud dev` instance (its SQLite database).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Tenants and their plans.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant (limits default to unlimited, -1).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+        bytes_limit: i64,
+        #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+        links_limit: i64,
+        #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+        max_file_size: i64,
+        /// Create the tenant without API access.
+        #[arg(long)]
+        no_api_access: bool,
+    },
+    /// List every tenant.
+    List,
+    /// Change a tenant's name or plan.
+    Update {
+        id: Uuid,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, allow_negative_numbers = true)]
+        bytes_limit: Option<i64>,
+        #[arg(long, allow_negative_numbers = true)]
+        links_limit: Option<i64>,
+        #[arg(long, allow_negative_numbers = true)]
+        max_file_size: Option<i64>,
+        #[arg(long, action = clap::ArgAction::Set)]
+        api_access: Option<bool>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Mint a key; its plaintext is printed this once and stored nowhere.
+    Create {
+        #[arg(long)]
+        tenant: Uuid,
+        #[arg(long, default_value = "")]
+        label: String,
+        #[arg(long, default_value = "live")]
+        mode: KeyMode,
+        /// Comma-separated scopes (default: all nine).
+        #[arg(long)]
+        scopes: Option<String>,
+    },
+    /// List a tenant's keys (never their plaintext).
+    List {
+        #[arg(long)]
+        tenant: Uuid,
+    },
+    /// Revoke a key; running servers refuse it within a second.
+    Revoke { key_id: Uuid },
+}
+
+pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
+    let url = match (args.database_url, args.data_dir) {
+        (Some(url), _) => url,
+        (None, Some(dir)) => {
+            if !dir.join("fluidcloud.db").exists() {
+                bail!(
+                    "{} holds no FluidCloud database (run `fluidcloud dev --data-dir {0}` first)",
+                    dir.display()
+                );
+            }
+            crate::sqlite_url(&dir)
+        }
+        (None, None) => fluidcloud_core::config::Settings::load(None)?.database.url,
+    };
+    let store = Store::connect(&url, &Default::default())
+        .await
+        .with_context(|| format!("connecting to {}", fluidcloud_db::redact(&url)))?;
+    store.check_schema().await?;
+    let result = match args.command {
+        AdminCommand::Tenant(command) => tenant(&store, command).await,
+        AdminCommand::Key(command) => key(&store, command).await,
+    };
+    store.close().await;
+    result
+}
+
+fn check_limit(name: &str, value: Option<i64>) -> anyhow::Result<()> {
+    match value {
+        Some(v) if v < -1 => bail!("--{name} must be -1 (unlimited) or a non-negative number"),
+        _ => Ok(()),
+    }
+}
+
+fn check_name(name: Option<&str>) -> anyhow::Result<()> {
+    match name {
+        Some(n) if n.trim().is_empty() => bail!("--name must not be empty"),
+        _ => Ok(()),
+    }
+}
+
+async fn tenant(store: &Store, command: TenantCommand) -> anyhow::Result<()> {
+    match command {
+        TenantCommand::Create {
+            name,
+            bytes_limit,
+            links_limit,
+            max_file_size,
+            no_api_access,
+        } => {
+            check_name(Some(&name))?;
+            check_limit("bytes-limit", Some(bytes_limit))?;
+            check_limit("links-limit", Some(links_limit))?;
+            check_limit("max-file-size", Some(max_file_size))?;
+            let plan = Plan {
+                api_access: !no_api_access,
+                bytes_limit,
+                links_limit,
+                max_file_size,
+            };
+            print_json(&store.create_tenant(&NewTenant { name, plan }).await?)
+        }
+        TenantCommand::List => print_json(&store.list_tenants().await?),
+        TenantCommand::Update {
+            id,
+            name,
+            bytes_limit,
+            links_limit,
+            max_file_size,
+            api_access,
+        } => {
+            check_name(name.as_deref())?;
+            check_limit("bytes-limit", bytes_limit)?;
+            check_limit("links-limit", links_limit)?;
+            check_limit("max-file-size", max_file_size)?;
+            let update = TenantUpdate {
+                name,
+                api_access,
+                bytes_limit,
+                links_limit,
+                max_file_size,
+            };
+            print_json(&store.update_tenant(id, &update).await?)
+        }
+    }
+}
+
+async fn key(store: &Store, command: KeyCommand) -> anyhow::Result<()> {
+    match command {
+        KeyCommand::Create {
+            tenant,
+            label,
+            mode,
+            scopes,
+        } => {
+            let scopes = match scopes {
+                Some(list) => Scopes::parse_list(&list)?,
+                None => Scopes::all(),
+            };
+            let (key, plaintext) = store
+                .create_api_key(&NewApiKey {
+                    tenant_id: tenant,
+                    label,
+                    mode,
+                    scopes,
+                })
+                .await?;
+            print_json(&json!({ "api_key": plaintext, "key": key }))
+        }
+        KeyCommand::List { tenant } => print_json(&store.list_api_keys(tenant).await?),
+        KeyCommand::Revoke { key_id } => print_json(&store.revoke_api_key(key_id).await?),
+    }
+}

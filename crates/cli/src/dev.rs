@@ -1,0 +1,220 @@
+//! `fluidcloud dev`: the whole server in one process on the embedded default.
+//!
+//! A partner's local backend and CI target: SQLite and the data under one folder, a
+//! tenant `dev` with an unlimited plan, and a key with every scope written to
+//! `<data-dir>/dev-key` (mode 0600) and reused by later runs.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use figment::providers::Serialized;
+use fluidcloud_core::api_key::{KeyMode, PresentedKey};
+use fluidcloud_core::config::Settings;
+use fluidcloud_core::model::Plan;
+use fluidcloud_core::runtime::{init_logging, shutdown_signal};
+use fluidcloud_core::scope::Scopes;
+use fluidcloud_db::{NewApiKey, NewTenant, Store};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Name of the tenant `fluidcloud dev` creates and uses.
+const DEV_TENANT: &str = "dev";
+/// File in the data folder holding the dev key's plaintext.
+const DEV_KEY_FILE: &str = "dev-key";
+
+#[derive(Args)]
+pub struct DevArgs {
+    /// Folder for the database and stored objects.
+    #[arg(long, default_value_os_t = crate::default_data_dir())]
+    data_dir: PathBuf,
+    /// Where the API listens.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    api_addr: SocketAddr,
+    /// Where the files (raw-link) server listens.
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    files_addr: SocketAddr,
+    /// Where the embedded S3-compatible object store listens.
+    #[arg(long, default_value = "127.0.0.1:8082")]
+    s3_addr: SocketAddr,
+}
+
+pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let settings = Arc::new(dev_settings(&args)?);
+    init_logging(&settings.log);
+
+    let store = Store::connect(&settings.database.url, &(&settings.database).into()).await?;
+    store.migrate().await?;
+    let key = ensure_dev_key(&store, &args.data_dir).await?;
+    store.start_change_feed();
+
+    let api_listener = bind(args.api_addr, "API").await?;
+    let files_listener = bind(args.files_addr, "files server").await?;
+    let s3_listener = bind(args.s3_addr, "object store").await?;
+
+    let (stop, stopped) = watch::channel(false);
+    let until_stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }
+    };
+
+    let api = fluidcloud_api::router(fluidcloud_api::AppState::new(
+        store.clone(),
+        Arc::clone(&settings),
+    ));
+    let files = fluidcloud_files::router(fluidcloud_files::FilesState {
+        store: store.clone(),
+    });
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(fluidcloud_api::serve(api_listener, api, until_stopped()));
+    tasks.spawn(fluidcloud_files::serve(
+        files_listener,
+        files,
+        until_stopped(),
+    ));
+    tasks.spawn(fluidcloud_files::serve(
+        s3_listener,
+        object_store_placeholder(),
+        until_stopped(),
+    ));
+    let worker = tokio::spawn(fluidcloud_worker::run(store.clone(), until_stopped()));
+
+    print_banner(&args, &key);
+
+    tokio::select! {
+        () = shutdown_signal() => {}
+        Some(result) = tasks.join_next() => {
+            // A server stopped on its own: that is a failure, not a shutdown.
+            result.context("server task panicked")?.context("server failed")?;
+        }
+    }
+    let _ = stop.send(true);
+    while let Some(result) = tasks.join_next().await {
+        result
+            .context("server task panicked")?
+            .context("server failed")?;
+    }
+    let _ = worker.await;
+    store.close().await;
+    tracing::info!("fluidcloud dev stopped");
+    Ok(())
+}
+
+/// The built-in defaults and `FLUIDCLOUD__*` variables, with the dev command's own
+/// choices (database location, addresses, readable logs) on top.
+fn dev_settings(args: &DevArgs) -> anyhow::Result<Settings> {
+    let figment = Settings::figment(None)
+        .merge(Serialized::default(
+            "database.url",
+            crate::sqlite_url(&args.data_dir),
+        ))
+        .merge(Serialized::default("api.listen", args.api_addr.to_string()))
+        .merge(Serialized::default(
+            "files.listen",
+            args.files_addr.to_string(),
+        ))
+        .merge(Serialized::default(
+            "files.public_url",
+            format!("http://{}", args.files_addr),
+        ))
+        .merge(Serialized::default("log.format", "pretty"))
+        .merge(Serialized::default("log.level", "warn"));
+    Ok(Settings::from_figment(&figment)?)
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} for the {what} (is another instance running?)")
+    })
+}
+
+/// Reuses the key in `dev-key` while it still authenticates; otherwise mints a new one
+/// for the `dev` tenant (created on first run) and writes it there.
+async fn ensure_dev_key(store: &Store, data_dir: &Path) -> anyhow::Result<String> {
+    let key_file = data_dir.join(DEV_KEY_FILE);
+    if let Ok(existing) = std::fs::read_to_string(&key_file) {
+        let existing = existing.trim();
+        if let Some(parsed) = PresentedKey::parse(existing)
+            && store.authenticate(&parsed.digest()).await?.is_some()
+        {
+            return Ok(existing.to_owned());
+        }
+    }
+    let tenants = store.list_tenants().await?;
+    let tenant = match tenants.into_iter().find(|t| t.name == DEV_TENANT) {
+        Some(tenant) => tenant,
+        None => {
+            store
+                .create_tenant(&NewTenant {
+                    name: DEV_TENANT.to_owned(),
+                    plan: Plan::unlimited(),
+                })
+                .await?
+        }
+    };
+    let (_, plaintext) = store
+        .create_api_key(&NewApiKey {
+            tenant_id: tenant.id,
+            label: "fluidcloud dev".to_owned(),
+            mode: KeyMode::Test,
+            scopes: Scopes::all(),
+        })
+        .await?;
+    write_private(&key_file, &format!("{plaintext}\n"))?;
+    Ok(plaintext)
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        // An older file keeps its mode on open; tighten it explicitly.
+        if path.exists() {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    Ok(())
+}
+
+/// Answers 501 on the object-store port until the embedded S3 endpoint lands.
+fn object_store_placeholder() -> axum::Router {
+    axum::Router::new().fallback(|| async {
+        (
+            axum::http::StatusCode::NOT_IMPLEMENTED,
+            "the embedded object store is not part of this build yet\n",
+        )
+    })
+}
+
+#[expect(clippy::print_stdout, reason = "the banner is the command's output")]
+fn print_banner(args: &DevArgs, key: &str) {
+    println!("FluidCloud dev server is ready.");
+    println!();
+    println!("  API base URL:   http://{}", args.api_addr);
+    println!("  API:            http://{}/api/v1", args.api_addr);
+    println!("  Files base URL: http://{}", args.files_addr);
+    println!("  Object store:   http://{}", args.s3_addr);
+    println!("  API key:        {key}");
+    println!("  Data folder:    {}", args.data_dir.display());
+    println!();
+    println!(
+        "Python SDK: FluidCloud(api_key=\"{key}\", base_url=\"http://{}\")",
+        args.api_addr
+    );
+    println!("Press Ctrl-C to stop.");
+}

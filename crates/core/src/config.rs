@@ -1,0 +1,124 @@
+//! Layered configuration: the built-in `config/default.toml`, then an optional file
+//! named with `--config`, then `FLUIDCLOUD__SECTION__KEY` environment variables.
+//!
+//! Every key is documented in `config/default.toml`, which is compiled into the
+//! binaries so they run with no file on disk.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+
+/// The defaults, exactly as shipped in `config/default.toml`.
+pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
+
+/// Prefix of configuration environment variables; `__` separates section and key.
+pub const ENV_PREFIX: &str = "FLUIDCLOUD__";
+
+/// Everything a FluidCloud process can be configured with.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub api: ApiSettings,
+    pub auth: AuthSettings,
+    pub files: FilesSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// `postgres://…` or `sqlite://…`.
+    pub url: String,
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiSettings {
+    pub listen: SocketAddr,
+    pub request_timeout_secs: u64,
+    pub max_json_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    pub cache_ttl_secs: u64,
+    pub cache_max_entries: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FilesSettings {
+    pub listen: SocketAddr,
+    /// Origin of the files server as clients reach it, e.g. `https://files.example.com`.
+    pub public_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    /// `json` (one object per line) or `pretty`.
+    pub format: LogFormat,
+    /// A `tracing` filter, e.g. `info` or `fluidcloud_api=debug,info`.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// A configuration that could not be read or does not fit the schema.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(#[from] Box<figment::Error>);
+
+impl Settings {
+    /// The layered figment, for callers that want to add their own layer on top.
+    pub fn figment(file: Option<&Path>) -> Figment {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment.merge(Env::prefixed(ENV_PREFIX).split("__"))
+    }
+
+    /// Reads the defaults, the optional file and the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::from_figment(&Self::figment(file))
+    }
+
+    pub fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
+        figment.extract().map_err(|e| ConfigError(Box::new(e)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse() {
+        let settings = Settings::from_figment(&Figment::from(Toml::string(DEFAULT_TOML))).unwrap();
+        assert_eq!(settings.api.max_json_body_bytes, 1024 * 1024);
+        assert_eq!(settings.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "the closure's error type is figment's"
+    )]
+    fn environment_overrides_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("FLUIDCLOUD__DATABASE__URL", "postgres://db/x");
+            jail.set_env("FLUIDCLOUD__API__LISTEN", "0.0.0.0:9000");
+            let settings = Settings::load(None).unwrap();
+            assert_eq!(settings.database.url, "postgres://db/x");
+            assert_eq!(settings.api.listen.port(), 9000);
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,22 @@
+//! The metadata store: one set of domain operations over PostgreSQL and SQLite.
+//!
+//! Callers speak of tenants, keys, spaces and folders, never of SQL. Each operation is
+//! written once; [`with_pool!`] compiles its body against both backends, and the few
+//! places where the dialects differ (row locks, write transactions, the change feed)
+//! go through [`backend::Dialect`]. PostgreSQL keeps its native types (uuid,
+//! timestamptz, LISTEN/NOTIFY); SQLite runs in WAL mode with 16-byte BLOB ids.
+
+#[macro_use]
+mod backend;
+pub mod changes;
+mod error;
+mod folders;
+mod migrations;
+mod spaces;
+mod tenants;
+
+pub use backend::{BackendKind, ConnectOptions, Store, redact};
+pub use changes::{Change, ChangeFeed};
+pub use error::{StoreError, StoreResult};
+pub use folders::FolderUpdate;
+pub use tenants::{Authenticated, NewApiKey, NewTenant, TenantUpdate};

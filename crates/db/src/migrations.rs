@@ -1,0 +1,74 @@
+//! The schema migrations, embedded in the binary so `fluidcloud migrate` needs no files.
+//!
+//! Each backend has its own folder under `migrations/`; versions match one to one.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+
+/// One migration file: version, description, SQL.
+type Embedded = (i64, &'static str, &'static str);
+
+const POSTGRES: &[Embedded] = &[(
+    1,
+    "foundation",
+    include_str!("../../../migrations/postgres/0001_foundation.sql"),
+)];
+
+const SQLITE: &[Embedded] = &[(
+    1,
+    "foundation",
+    include_str!("../../../migrations/sqlite/0001_foundation.sql"),
+)];
+
+#[derive(Debug)]
+struct EmbeddedSource(&'static [Embedded]);
+
+impl<'s> MigrationSource<'s> for EmbeddedSource {
+    fn resolve(
+        self,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
+        let migrations = self
+            .0
+            .iter()
+            .map(|&(version, description, sql)| {
+                Migration::new(
+                    version,
+                    Cow::Borrowed(description),
+                    MigrationType::Simple,
+                    Cow::Borrowed(sql),
+                    false,
+                )
+            })
+            .collect();
+        Box::pin(async move { Ok(migrations) })
+    }
+}
+
+pub(crate) async fn postgres() -> Migrator {
+    migrator(POSTGRES).await
+}
+
+pub(crate) async fn sqlite() -> Migrator {
+    migrator(SQLITE).await
+}
+
+async fn migrator(files: &'static [Embedded]) -> Migrator {
+    Migrator::new(EmbeddedSource(files))
+        .await
+        .expect("embedded migrations always resolve")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_backends_have_the_same_versions() {
+        let versions = |files: &[Embedded]| files.iter().map(|m| (m.0, m.1)).collect::<Vec<_>>();
+        assert_eq!(versions(POSTGRES), versions(SQLITE));
+    }
+}

@@ -1,0 +1,174 @@
+//! Spaces: the top-level containers of a tenant.
+
+use fluidcloud_core::model::Space;
+use fluidcloud_core::paging::{Page, PageRequest};
+use fluidcloud_core::time::now;
+use uuid::Uuid;
+
+use crate::backend::{Dialect, Store, page_bounds};
+use crate::error::{StoreError, StoreResult};
+
+pub(crate) const SPACE_COLUMNS: &str = "id, tenant_id, name, app, created_at, updated_at";
+
+/// Name of the space every tenant gets when it has none (SPEC §4).
+pub const DEFAULT_SPACE_NAME: &str = "My files";
+
+impl Store {
+    /// The tenant's spaces, oldest first. A tenant with no space gets the default one
+    /// created first, so the list is never empty.
+    pub async fn list_spaces(
+        &self,
+        tenant_id: Uuid,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Space>> {
+        let fetched = self.fetch_spaces(tenant_id, page).await?;
+        if !fetched.is_empty() || page.after.is_some() {
+            return Ok(Page::from_fetched(fetched, page));
+        }
+        self.create_default_space(tenant_id).await?;
+        Ok(Page::from_fetched(
+            self.fetch_spaces(tenant_id, page).await?,
+            page,
+        ))
+    }
+
+    async fn fetch_spaces(&self, tenant_id: Uuid, page: &PageRequest) -> StoreResult<Vec<Space>> {
+        let sql = format!(
+            "SELECT {SPACE_COLUMNS} FROM spaces WHERE tenant_id = $1 AND NOT deleting \
+             AND (created_at, id) > ($2, $3) ORDER BY created_at, id LIMIT $4"
+        );
+        let (after_at, after_id) = page_bounds(page);
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(tenant_id)
+                .bind(after_at)
+                .bind(after_id)
+                .bind(page.fetch_limit())
+                .fetch_all(pool)
+                .await
+        })?)
+    }
+
+    async fn create_default_space(&self, tenant_id: Uuid) -> StoreResult<()> {
+        with_pool!(self, |pool, Db| {
+            let mut tx = Db::begin_write(pool).await?;
+            // Two first calls racing must not both create a default space: the tenant
+            // row lock (PostgreSQL) or the write lock (SQLite) orders them.
+            let lock = format!("SELECT id FROM tenants WHERE id = $1{}", Db::FOR_UPDATE);
+            let tenant: Option<Uuid> = sqlx::query_scalar(&lock)
+                .bind(tenant_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if tenant.is_none() {
+                return Err(StoreError::NotFound("tenant"));
+            }
+            let at = now();
+            sqlx::query(
+                "INSERT INTO spaces (id, tenant_id, name, app, created_at, updated_at) \
+                 SELECT $1, $2, $3, NULL, $4, $4 \
+                 WHERE NOT EXISTS (SELECT 1 FROM spaces WHERE tenant_id = $2 AND NOT deleting)",
+            )
+            .bind(Uuid::new_v4())
+            .bind(tenant_id)
+            .bind(DEFAULT_SPACE_NAME)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    pub async fn create_space(
+        &self,
+        tenant_id: Uuid,
+        name: &str,
+        app: Option<&str>,
+    ) -> StoreResult<Space> {
+        let at = now();
+        let sql = format!(
+            "INSERT INTO spaces (id, tenant_id, name, app, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5) RETURNING {SPACE_COLUMNS}"
+        );
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(Uuid::new_v4())
+                .bind(tenant_id)
+                .bind(name)
+                .bind(app)
+                .bind(at)
+                .fetch_one(pool)
+                .await
+        })?)
+    }
+
+    /// One of the tenant's spaces; another tenant's space is not found.
+    pub async fn space(&self, tenant_id: Uuid, id: Uuid) -> StoreResult<Space> {
+        let sql = format!(
+            "SELECT {SPACE_COLUMNS} FROM spaces WHERE id = $1 AND tenant_id = $2 AND NOT deleting"
+        );
+        with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(id)
+                .bind(tenant_id)
+                .fetch_optional(pool)
+                .await
+        })?
+        .ok_or(StoreError::NotFound("space"))
+    }
+
+    pub async fn rename_space(&self, tenant_id: Uuid, id: Uuid, name: &str) -> StoreResult<Space> {
+        let sql = format!(
+            "UPDATE spaces SET name = $3, updated_at = $4 \
+             WHERE id = $1 AND tenant_id = $2 AND NOT deleting RETURNING {SPACE_COLUMNS}"
+        );
+        with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(id)
+                .bind(tenant_id)
+                .bind(name)
+                .bind(now())
+                .fetch_optional(pool)
+                .await
+        })?
+        .ok_or(StoreError::NotFound("space"))
+    }
+
+    /// Deletes an empty space. A space holding any folder or file, live or in the
+    /// Trash, is a conflict: purge it instead.
+    pub async fn delete_space(&self, tenant_id: Uuid, id: Uuid) -> StoreResult<()> {
+        with_pool!(self, |pool, Db| {
+            let mut tx = Db::begin_write(pool).await?;
+            let lock = format!(
+                "SELECT id FROM spaces WHERE id = $1 AND tenant_id = $2 AND NOT deleting{}",
+                Db::FOR_UPDATE
+            );
+            let found: Option<Uuid> = sqlx::query_scalar(&lock)
+                .bind(id)
+                .bind(tenant_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if found.is_none() {
+                return Err(StoreError::NotFound("space"));
+            }
+            let occupied: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM folders WHERE space_id = $1) \
+                 OR EXISTS (SELECT 1 FROM files WHERE space_id = $1)",
+            )
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if occupied {
+                return Err(StoreError::Conflict(
+                    "space is not empty: it holds folders or files (live or in the Trash)".into(),
+                ));
+            }
+            sqlx::query("DELETE FROM spaces WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+}

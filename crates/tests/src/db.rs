@@ -1,0 +1,67 @@
+//! A throwaway metadata database per test.
+
+use fluidcloud_db::{ConnectOptions, Store};
+use sqlx::Connection;
+use tempfile::TempDir;
+
+/// Names a PostgreSQL server to run the suites against instead of SQLite.
+pub const DATABASE_ENV: &str = "FLUIDCLOUD_TEST_DATABASE_URL";
+
+/// A migrated, empty database that lives as long as this value.
+pub struct TestDb {
+    pub url: String,
+    /// Holds the SQLite file (and, later, stored objects) until the test ends.
+    pub dir: TempDir,
+}
+
+impl TestDb {
+    pub async fn new() -> TestDb {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let url = match std::env::var(DATABASE_ENV) {
+            Ok(server) if !server.is_empty() => fresh_postgres_database(&server).await,
+            _ => format!("sqlite://{}", dir.path().join("fluidcloud.db").display()),
+        };
+        let store = Store::connect(&url, &ConnectOptions::default())
+            .await
+            .expect("connect to the test database");
+        store.migrate().await.expect("migrate the test database");
+        store.close().await;
+        TestDb { url, dir }
+    }
+
+    /// A new store on this database with its change feed running, as a service
+    /// process would have.
+    pub async fn store(&self) -> Store {
+        let store = Store::connect(&self.url, &ConnectOptions::default())
+            .await
+            .expect("connect to the test database");
+        store.start_change_feed();
+        store
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.url.starts_with("postgres")
+    }
+}
+
+/// Creates `fc_test_<random>` on the server and returns its URL.
+async fn fresh_postgres_database(server_url: &str) -> String {
+    let name = format!("fc_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(server_url)
+        .await
+        .expect("connect to FLUIDCLOUD_TEST_DATABASE_URL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create a test database");
+    conn.close().await.ok();
+    // Swap the database name: everything up to the last '/' of the URL is the server.
+    let (base, rest) = server_url
+        .rsplit_once('/')
+        .expect("a PostgreSQL URL ends in /<database>");
+    let query = rest
+        .split_once('?')
+        .map(|(_, q)| format!("?{q}"))
+        .unwrap_or_default();
+    format!("{base}/{name}{query}")
+}
