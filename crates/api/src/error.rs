@@ -33,6 +33,9 @@ pub enum ApiError {
         required: Vec<Scope>,
         missing: Vec<Scope>,
     },
+    /// 402: a plan limit would be exceeded.
+    #[error("quota exceeded")]
+    QuotaExceeded(fluidcloud_db::QuotaExceeded),
     /// 404: unknown id or another tenant's id; names the kind of record.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -61,6 +64,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::QuotaExceeded(_) => StatusCode::PAYMENT_REQUIRED,
             ApiError::FeatureNotInPlan | ApiError::InsufficientScope { .. } => {
                 StatusCode::FORBIDDEN
             }
@@ -85,6 +89,13 @@ impl ApiError {
                 "error": "insufficient_scope",
                 "required": required,
                 "missing": missing,
+            }),
+            ApiError::QuotaExceeded(exceeded) => json!({
+                "error": "quota_exceeded",
+                "limit": exceeded.limit,
+                "used": exceeded.used,
+                "limit_value": exceeded.limit_value,
+                "requested": exceeded.requested,
             }),
             ApiError::Internal(_) => Value::String("internal server error".into()),
             other => Value::String(other.to_string()),
@@ -111,6 +122,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => ApiError::NotFound(what),
             StoreError::Invalid(message) => ApiError::BadRequest(message),
             StoreError::Conflict(message) => ApiError::Conflict(message),
+            StoreError::QuotaExceeded(exceeded) => ApiError::QuotaExceeded(exceeded),
             StoreError::Unavailable(source) => {
                 tracing::warn!(error = %source, "metadata database unavailable");
                 ApiError::Unavailable("metadata database unavailable; retry shortly")
@@ -123,6 +135,13 @@ impl From<StoreError> for ApiError {
 impl From<fluidcloud_core::names::InvalidName> for ApiError {
     fn from(err: fluidcloud_core::names::InvalidName) -> Self {
         ApiError::BadRequest(err.to_string())
+    }
+}
+
+impl From<fluidcloud_storage::StorageError> for ApiError {
+    fn from(err: fluidcloud_storage::StorageError) -> Self {
+        tracing::warn!(error = %err, "object store request failed");
+        ApiError::Unavailable("object store unavailable; retry shortly")
     }
 }
 

@@ -19,7 +19,9 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use fluidcloud_core::config::Settings;
+use fluidcloud_core::signing::Signer;
 use fluidcloud_db::Store;
+use fluidcloud_worker::JobContext;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -35,23 +37,31 @@ pub struct AppState {
     pub keys: Arc<KeyCache>,
     /// The settings this process started with.
     pub settings: Arc<Settings>,
+    /// The object store and scanner, for presigning and inline scans.
+    pub jobs: JobContext,
+    /// Signs download URLs and share tokens.
+    pub signer: Signer,
 }
 
 impl AppState {
     /// Builds the state and starts the cache's eviction task. The store's change feed
     /// must be running (see [`Store::start_change_feed`]) for the cache to be used.
-    pub fn new(store: Store, settings: Arc<Settings>) -> Self {
+    pub fn new(store: Store, settings: Arc<Settings>) -> anyhow::Result<Self> {
         let keys = KeyCache::new(
             store.clone(),
             Duration::from_secs(settings.auth.cache_ttl_secs),
             settings.auth.cache_max_entries,
         );
         tokio::spawn(Arc::clone(&keys).follow_changes());
-        AppState {
+        let jobs = JobContext::from_settings(store.clone(), &settings)?;
+        let signer = Signer::new(&settings.signing)?;
+        Ok(AppState {
             store,
             keys,
             settings,
-        }
+            jobs,
+            signer,
+        })
     }
 }
 

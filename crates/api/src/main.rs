@@ -30,7 +30,7 @@ async fn main() -> anyhow::Result<()> {
     store.check_schema().await?;
     store.start_change_feed();
 
-    let state = fluidcloud_api::AppState::new(store, Arc::clone(&settings));
+    let state = fluidcloud_api::AppState::new(store, Arc::clone(&settings))?;
     let listener = tokio::net::TcpListener::bind(settings.api.listen)
         .await
         .with_context(|| format!("binding {}", settings.api.listen))?;

@@ -7,7 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::routes::{folders, me, spaces};
+use crate::routes::{files, folders, gdpr, me, spaces, uploads};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,6 +21,9 @@ use crate::routes::{folders, me, spaces};
         (name = "identity", description = "Who the key is"),
         (name = "spaces", description = "Top-level containers"),
         (name = "folders", description = "Folder trees, Trash and restore"),
+        (name = "uploads", description = "Presigned direct-to-store uploads"),
+        (name = "files", description = "Files, Trash, and the owner's download URLs"),
+        (name = "gdpr", description = "Permanent deletion"),
     )
 )]
 struct ApiDoc;
@@ -56,6 +59,20 @@ pub fn routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(folders::restore_folder))
         .routes(routes!(folders::folder_stats))
+        .routes(routes!(uploads::initiate))
+        .routes(routes!(uploads::complete))
+        .routes(routes!(files::list_files))
+        .routes(routes!(files::resolve_file))
+        .routes(routes!(
+            files::get_file,
+            files::update_file,
+            files::trash_file
+        ))
+        .routes(routes!(files::restore_file))
+        .routes(routes!(files::download_url))
+        .routes(routes!(files::preview_url))
+        .routes(routes!(gdpr::purge_file))
+        .routes(routes!(gdpr::empty_trash))
         .route("/openapi.json", axum::routing::get(serve_document));
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }

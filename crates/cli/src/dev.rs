@@ -17,6 +17,7 @@ use fluidcloud_core::model::Plan;
 use fluidcloud_core::runtime::{init_logging, shutdown_signal};
 use fluidcloud_core::scope::Scopes;
 use fluidcloud_db::{NewApiKey, NewTenant, Store};
+use fluidcloud_storage::embedded;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -64,26 +65,34 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         }
     };
 
-    let api = fluidcloud_api::router(fluidcloud_api::AppState::new(
-        store.clone(),
-        Arc::clone(&settings),
+    let mut tasks = tokio::task::JoinSet::new();
+    let objects = embedded::serve(&args.data_dir.join("objects"), s3_listener, until_stopped())?;
+    tasks.spawn(objects);
+    let state = fluidcloud_api::AppState::new(store.clone(), Arc::clone(&settings))?;
+    state
+        .jobs
+        .objects
+        .ensure_bucket()
+        .await
+        .context("creating the embedded bucket")?;
+    let worker = tokio::spawn(fluidcloud_worker::run(
+        state.jobs.clone(),
+        settings.worker.clone(),
+        until_stopped(),
     ));
     let files = fluidcloud_files::router(fluidcloud_files::FilesState {
         store: store.clone(),
     });
-    let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(fluidcloud_api::serve(api_listener, api, until_stopped()));
+    tasks.spawn(fluidcloud_api::serve(
+        api_listener,
+        fluidcloud_api::router(state),
+        until_stopped(),
+    ));
     tasks.spawn(fluidcloud_files::serve(
         files_listener,
         files,
         until_stopped(),
     ));
-    tasks.spawn(fluidcloud_files::serve(
-        s3_listener,
-        object_store_placeholder(),
-        until_stopped(),
-    ));
-    let worker = tokio::spawn(fluidcloud_worker::run(store.clone(), until_stopped()));
 
     print_banner(&args, &key);
 
@@ -123,6 +132,21 @@ fn dev_settings(args: &DevArgs) -> anyhow::Result<Settings> {
             "files.public_url",
             format!("http://{}", args.files_addr),
         ))
+        .merge(Serialized::default(
+            "storage.endpoint",
+            format!("http://{}", args.s3_addr),
+        ))
+        .merge(Serialized::default("storage.public_endpoint", ""))
+        .merge(Serialized::default("storage.bucket", "fluidcloud"))
+        .merge(Serialized::default(
+            "storage.access_key_id",
+            embedded::ACCESS_KEY_ID,
+        ))
+        .merge(Serialized::default(
+            "storage.secret_access_key",
+            embedded::SECRET_ACCESS_KEY,
+        ))
+        .merge(Serialized::default("storage.force_path_style", true))
         .merge(Serialized::default("log.format", "pretty"))
         .merge(Serialized::default("log.level", "warn"));
     Ok(Settings::from_figment(&figment)?)
@@ -189,16 +213,6 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))?;
     file.write_all(contents.as_bytes())?;
     Ok(())
-}
-
-/// Answers 501 on the object-store port until the embedded S3 endpoint lands.
-fn object_store_placeholder() -> axum::Router {
-    axum::Router::new().fallback(|| async {
-        (
-            axum::http::StatusCode::NOT_IMPLEMENTED,
-            "the embedded object store is not part of this build yet\n",
-        )
-    })
 }
 
 #[expect(clippy::print_stdout, reason = "the banner is the command's output")]

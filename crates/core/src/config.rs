@@ -21,10 +21,79 @@ pub const ENV_PREFIX: &str = "FLUIDCLOUD__";
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     pub database: DatabaseSettings,
+    pub storage: StorageSettings,
     pub api: ApiSettings,
     pub auth: AuthSettings,
+    pub uploads: UploadSettings,
+    pub scan: ScanSettings,
+    pub import: ImportSettings,
+    pub worker: WorkerSettings,
     pub files: FilesSettings,
+    pub signing: SigningSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StorageSettings {
+    pub endpoint: String,
+    /// Empty: presigned URLs use `endpoint`.
+    pub public_endpoint: String,
+    pub region: String,
+    pub bucket: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub force_path_style: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct UploadSettings {
+    pub expiry_secs: u64,
+    pub multipart_threshold_bytes: u64,
+    pub min_part_size_bytes: u64,
+    pub max_parts: u64,
+    pub max_file_bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScanEngine {
+    Builtin,
+    Clamd,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ScanSettings {
+    pub engine: ScanEngine,
+    pub clamd_address: String,
+    pub timeout_secs: u64,
+    /// Empty: only the EICAR signature.
+    pub signatures_file: String,
+    pub inline_max_bytes: u64,
+    pub max_bytes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ImportSettings {
+    pub allow_private_networks: bool,
+    pub timeout_secs: u64,
+    pub max_bytes: u64,
+    pub max_redirects: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkerSettings {
+    pub concurrency: usize,
+    pub poll_interval_ms: u64,
+    pub lease_secs: u64,
+    pub sweep_interval_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SigningSettings {
+    /// Id of the key that signs new links.
+    pub current: String,
+    /// Every key still accepted, by id.
+    pub keys: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -53,6 +122,7 @@ pub struct FilesSettings {
     pub listen: SocketAddr,
     /// Origin of the files server as clients reach it, e.g. `https://files.example.com`.
     pub public_url: String,
+    pub download_url_ttl_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -11,6 +11,7 @@ pub mod names;
 pub mod paging;
 pub mod runtime;
 pub mod scope;
+pub mod signing;
 mod sql_text;
 pub mod time;
 

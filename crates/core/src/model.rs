@@ -117,3 +117,108 @@ pub struct FolderStats {
     pub folder_count: i64,
     pub total_bytes: i64,
 }
+
+/// Where a file's scan stands (SPEC §4). Only `clean` files can be served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ScanStatus {
+    Pending,
+    Clean,
+    Infected,
+    /// The scanner could not decide (error, timeout, too large): never served.
+    Failed,
+}
+
+/// A file's lifecycle: `draft` until the scan ends, then `ready` or `quarantined`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FileStatus {
+    Draft,
+    Ready,
+    Quarantined,
+}
+
+macro_rules! text_enum {
+    ($ty:ident { $($variant:ident => $text:literal),* $(,)? }) => {
+        impl $ty {
+            pub const fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $text),* }
+            }
+        }
+
+        impl std::str::FromStr for $ty {
+            type Err = UnknownValue;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($ty::$variant),)*
+                    other => Err(UnknownValue(other.to_owned())),
+                }
+            }
+        }
+
+        crate::sql_text::text_column!($ty);
+    };
+}
+
+/// A stored value that is not one of an enum's names.
+#[derive(Debug, thiserror::Error)]
+#[error("unexpected stored value {0:?}")]
+pub struct UnknownValue(pub String);
+
+text_enum!(ScanStatus { Pending => "pending", Clean => "clean", Infected => "infected", Failed => "failed" });
+text_enum!(FileStatus { Draft => "draft", Ready => "ready", Quarantined => "quarantined" });
+
+/// A stored file (SPEC §4). `name` repeats `original_name` for the SDK.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct File {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub space_id: Uuid,
+    pub folder_id: Option<Uuid>,
+    pub original_name: String,
+    /// Same as `original_name`.
+    #[sqlx(skip)]
+    pub name: String,
+    /// Detected from the bytes by the scanner; the client's declared type until then.
+    pub mime: String,
+    pub size: i64,
+    /// Hex SHA-256 of the bytes: as declared until the scan, then as computed.
+    pub sha256: String,
+    pub scan_status: ScanStatus,
+    pub status: FileStatus,
+    /// The app namespace the file belongs to (`fluidcloud` unless named).
+    pub source_app: String,
+    /// The caller's own key for the file, for `GET /files/resolve`.
+    pub client_key: Option<String>,
+    /// The API key that uploaded it.
+    pub created_by: Option<Uuid>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Where the bytes are; never shown to clients.
+    #[serde(skip)]
+    pub object_key: String,
+}
+
+impl File {
+    /// Fills the derived fields after loading.
+    pub fn finish(mut self) -> Self {
+        self.name.clone_from(&self.original_name);
+        self
+    }
+
+    /// Whether the bytes may be served: scanned clean and not in the Trash.
+    pub fn is_servable(&self) -> bool {
+        self.scan_status == ScanStatus::Clean && self.deleted_at.is_none()
+    }
+}
+
+impl Keyed for File {
+    fn cursor(&self) -> Cursor {
+        Cursor {
+            created_at: self.created_at,
+            id: self.id,
+        }
+    }
+}

@@ -9,8 +9,11 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool, Transaction};
 
+use chrono::{DateTime, Utc};
+
 use crate::changes::{Change, ChangeFeed};
 use crate::error::{StoreError, StoreResult};
+use crate::jobs::{self, JobKind};
 use crate::migrations;
 
 /// Which database a [`Store`] runs on.
@@ -51,11 +54,85 @@ macro_rules! with_pool {
     };
 }
 
+/// Inside a `with_pool!` transaction: fails with 404 unless the space is live and the
+/// tenant's and the folder, when given, is live; with 400 when the folder is in
+/// another space. Used wherever something is placed in a space or folder.
+macro_rules! check_target {
+    ($tx:ident, $tenant_id:expr, $space_id:expr, $folder_id:expr) => {{
+        let space_id: ::uuid::Uuid = $space_id;
+        let space: Option<::uuid::Uuid> = ::sqlx::query_scalar(
+            "SELECT id FROM spaces WHERE id = $1 AND tenant_id = $2 AND NOT deleting",
+        )
+        .bind(space_id)
+        .bind($tenant_id)
+        .fetch_optional(&mut *$tx)
+        .await?;
+        if space.is_none() {
+            return Err($crate::error::StoreError::NotFound("space"));
+        }
+        let folder_id: Option<::uuid::Uuid> = $folder_id;
+        if let Some(folder_id) = folder_id {
+            let folder: Option<(::uuid::Uuid, bool)> = ::sqlx::query_as(
+                "SELECT space_id, deleted_at IS NULL FROM folders WHERE id = $1 AND tenant_id = $2",
+            )
+            .bind(folder_id)
+            .bind($tenant_id)
+            .fetch_optional(&mut *$tx)
+            .await?;
+            match folder {
+                None | Some((_, false)) => {
+                    return Err($crate::error::StoreError::NotFound("folder"));
+                }
+                Some((folder_space, true)) if folder_space != space_id => {
+                    return Err($crate::error::StoreError::Invalid(
+                        "the folder is in another space".into(),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+    }};
+}
+
+/// Inside a `with_pool!` transaction: reserves `size` bytes of the tenant's storage pool
+/// with one conditional update, or fails with 402 naming the limit. Concurrent
+/// reservations can never together pass the limit.
+macro_rules! reserve_bytes {
+    ($tx:ident, $tenant_id:expr, $size:expr) => {{
+        let size: i64 = $size;
+        let reserved = ::sqlx::query(
+            "UPDATE tenants SET bytes_reserved = bytes_reserved + $2 \
+             WHERE id = $1 AND (bytes_limit < 0 OR bytes_used + bytes_reserved + $2 <= bytes_limit)",
+        )
+        .bind($tenant_id)
+        .bind(size)
+        .execute(&mut *$tx)
+        .await?;
+        if reserved.rows_affected() == 0 {
+            let (used, limit): (i64, i64) =
+                ::sqlx::query_as("SELECT bytes_used + bytes_reserved, bytes_limit FROM tenants WHERE id = $1")
+                    .bind($tenant_id)
+                    .fetch_one(&mut *$tx)
+                    .await?;
+            return Err($crate::error::StoreError::QuotaExceeded($crate::error::QuotaExceeded {
+                limit: "storage",
+                used,
+                limit_value: limit,
+                requested: size,
+            }));
+        }
+    }};
+}
+
 /// What differs between the two SQL dialects.
 pub(crate) trait Dialect: sqlx::Database {
     /// Appended to a `SELECT` that must lock the rows it reads. PostgreSQL locks the
     /// rows; SQLite write transactions already exclude every other writer.
     const FOR_UPDATE: &'static str;
+
+    /// Appended to the sub-select that picks a job to claim: concurrent workers skip
+    /// rows another is claiming instead of waiting for it.
+    const SKIP_LOCKED: &'static str;
 
     /// Starts a transaction that will write. On SQLite it takes the write lock up front
     /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first cannot upgrade if
@@ -69,10 +146,22 @@ pub(crate) trait Dialect: sqlx::Database {
         conn: &mut Self::Connection,
         change: &Change,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// Inserts a job in the caller's transaction, so it exists exactly when the change
+    /// that needs it commits.
+    fn enqueue(
+        conn: &mut Self::Connection,
+        kind: &JobKind,
+        run_at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 }
+
+const INSERT_JOB: &str =
+    "INSERT INTO jobs (kind, payload, run_at, created_at) VALUES ($1, $2, $3, $4)";
 
 impl Dialect for sqlx::Postgres {
     const FOR_UPDATE: &'static str = " FOR UPDATE";
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
 
     async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Self>, sqlx::Error> {
         pool.begin().await
@@ -87,10 +176,30 @@ impl Dialect for sqlx::Postgres {
             .await
             .map(drop)
     }
+
+    async fn enqueue(
+        conn: &mut sqlx::PgConnection,
+        kind: &JobKind,
+        run_at: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(INSERT_JOB)
+            .bind(kind.name())
+            .bind(jobs::encode(kind))
+            .bind(run_at)
+            .bind(fluidcloud_core::time::now())
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(jobs::JOBS_CHANNEL)
+            .execute(conn)
+            .await
+            .map(drop)
+    }
 }
 
 impl Dialect for sqlx::Sqlite {
     const FOR_UPDATE: &'static str = "";
+    const SKIP_LOCKED: &'static str = "";
 
     async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Self>, sqlx::Error> {
         pool.begin_with("BEGIN IMMEDIATE").await
@@ -102,6 +211,21 @@ impl Dialect for sqlx::Sqlite {
     ) -> Result<(), sqlx::Error> {
         sqlx::query("INSERT INTO change_log (topic, created_at) VALUES ($1, $2)")
             .bind(change.to_topic())
+            .bind(fluidcloud_core::time::now())
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+
+    async fn enqueue(
+        conn: &mut sqlx::SqliteConnection,
+        kind: &JobKind,
+        run_at: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(INSERT_JOB)
+            .bind(kind.name())
+            .bind(jobs::encode(kind))
+            .bind(run_at)
             .bind(fluidcloud_core::time::now())
             .execute(conn)
             .await

@@ -36,6 +36,9 @@ pub enum Change {
     ApiKey([u8; 32]),
     /// A tenant's plan or name changed.
     Tenant(Uuid),
+    /// A file was trashed, restored, purged or given a verdict: raw-link caches must
+    /// look again before serving it.
+    File(Uuid),
 }
 
 impl Change {
@@ -44,6 +47,7 @@ impl Change {
             Change::All => "all".to_owned(),
             Change::ApiKey(digest) => format!("key:{}", hex::encode(digest)),
             Change::Tenant(id) => format!("tenant:{id}"),
+            Change::File(id) => format!("file:{id}"),
         }
     }
 
@@ -57,6 +61,7 @@ impl Change {
                 Some(Change::ApiKey(digest))
             }
             "tenant" => value.parse().ok().map(Change::Tenant),
+            "file" => value.parse().ok().map(Change::File),
             _ => None,
         }
     }
@@ -67,6 +72,8 @@ impl Change {
 pub struct ChangeFeed {
     sender: broadcast::Sender<Change>,
     live: AtomicBool,
+    /// Signalled when jobs may have been enqueued.
+    pub(crate) jobs: tokio::sync::Notify,
 }
 
 impl ChangeFeed {
@@ -74,6 +81,7 @@ impl ChangeFeed {
         ChangeFeed {
             sender: broadcast::channel(1024).0,
             live: AtomicBool::new(false),
+            jobs: tokio::sync::Notify::new(),
         }
     }
 
@@ -134,7 +142,10 @@ async fn listen_postgres(store: &Store, pool: &sqlx::PgPool) {
                 continue;
             }
         };
-        if let Err(err) = listener.listen(CHANNEL).await {
+        if let Err(err) = listener
+            .listen_all([CHANNEL, crate::jobs::JOBS_CHANNEL])
+            .await
+        {
             tracing::warn!(error = %err, "change feed: LISTEN failed");
             tokio::time::sleep(RECONNECT_DELAY).await;
             continue;
@@ -144,6 +155,9 @@ async fn listen_postgres(store: &Store, pool: &sqlx::PgPool) {
         // reconnecting, so the gap is noticed and caches are flushed.
         loop {
             match listener.try_recv().await {
+                Ok(Some(notification)) if notification.channel() == crate::jobs::JOBS_CHANNEL => {
+                    store.feed.jobs.notify_one();
+                }
                 Ok(Some(notification)) => store.feed.emit(notification.payload()),
                 Ok(None) => break,
                 Err(err) => {

@@ -15,6 +15,9 @@ pub enum StoreError {
     /// The request conflicts with the record's current state.
     #[error("{0}")]
     Conflict(String),
+    /// A plan limit would be exceeded.
+    #[error("quota exceeded")]
+    QuotaExceeded(QuotaExceeded),
     /// The database cannot be reached or has no free connection right now.
     #[error("metadata database unavailable")]
     Unavailable(#[source] sqlx::Error),
@@ -44,4 +47,17 @@ impl From<sqlx::Error> for StoreError {
 /// server shutting down) classes, and SQLite's BUSY (5) / LOCKED (6) after the timeout.
 fn is_connection_failure(code: Option<&str>) -> bool {
     matches!(code, Some(c) if c.starts_with("08") || c.starts_with("57") || c == "5" || c == "6")
+}
+
+/// Which limit a request would break, and by how much (SPEC §3, 402).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct QuotaExceeded {
+    /// `storage` or `share_links`.
+    pub limit: &'static str,
+    /// What already counts against the limit (for storage: used plus reserved bytes).
+    pub used: i64,
+    /// The plan's limit.
+    pub limit_value: i64,
+    /// What the request asked for.
+    pub requested: i64,
 }

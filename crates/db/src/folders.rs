@@ -127,36 +127,7 @@ impl Store {
         );
         with_pool!(self, |pool, Db| {
             let mut tx = Db::begin_write(pool).await?;
-            let space_lock = format!(
-                "SELECT id FROM spaces WHERE id = $1 AND tenant_id = $2 AND NOT deleting{}",
-                Db::FOR_UPDATE
-            );
-            let space: Option<Uuid> = sqlx::query_scalar(&space_lock)
-                .bind(space_id)
-                .bind(tenant_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if space.is_none() {
-                return Err(StoreError::NotFound("space"));
-            }
-            if let Some(parent_id) = parent_id {
-                let parent: Option<(Uuid, bool)> = sqlx::query_as(
-                    "SELECT space_id, deleted_at IS NULL FROM folders WHERE id = $1 AND tenant_id = $2",
-                )
-                .bind(parent_id)
-                .bind(tenant_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                match parent {
-                    None | Some((_, false)) => return Err(StoreError::NotFound("parent folder")),
-                    Some((parent_space, true)) if parent_space != space_id => {
-                        return Err(StoreError::Invalid(
-                            "parent folder is in another space".into(),
-                        ));
-                    }
-                    Some(_) => {}
-                }
-            }
+            check_target!(tx, tenant_id, space_id, parent_id);
             let folder: Folder = sqlx::query_as(&insert)
                 .bind(Uuid::new_v4())
                 .bind(tenant_id)

@@ -10,13 +10,18 @@
 mod backend;
 pub mod changes;
 mod error;
+mod files;
 mod folders;
+pub mod jobs;
 mod migrations;
 mod spaces;
 mod tenants;
+mod uploads;
 
 pub use backend::{BackendKind, ConnectOptions, Store, redact};
 pub use changes::{Change, ChangeFeed};
-pub use error::{StoreError, StoreResult};
+pub use error::{QuotaExceeded, StoreError, StoreResult};
+pub use files::{FileFilter, FileUpdate, Purged, ScanOutcome, ScanTarget, TrashEmptied};
 pub use folders::FolderUpdate;
 pub use tenants::{Authenticated, NewApiKey, NewTenant, TenantUpdate};
+pub use uploads::{Completed, Completion, NewUpload, Upload, object_key};

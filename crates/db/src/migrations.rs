@@ -12,17 +12,26 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 /// One migration file: version, description, SQL.
 type Embedded = (i64, &'static str, &'static str);
 
-const POSTGRES: &[Embedded] = &[(
-    1,
-    "foundation",
-    include_str!("../../../migrations/postgres/0001_foundation.sql"),
-)];
+/// The migrations of one backend, from the folder of that name under `migrations/`.
+macro_rules! migrations {
+    ($backend:literal: $($version:literal $name:literal),* $(,)?) => {
+        &[$((
+            $version,
+            $name,
+            include_str!(concat!("../../../migrations/", $backend, "/", $name, ".sql")),
+        )),*]
+    };
+}
 
-const SQLITE: &[Embedded] = &[(
-    1,
-    "foundation",
-    include_str!("../../../migrations/sqlite/0001_foundation.sql"),
-)];
+const POSTGRES: &[Embedded] = migrations!("postgres":
+    1 "0001_foundation",
+    2 "0002_uploads_and_jobs",
+);
+
+const SQLITE: &[Embedded] = migrations!("sqlite":
+    1 "0001_foundation",
+    2 "0002_uploads_and_jobs",
+);
 
 #[derive(Debug)]
 struct EmbeddedSource(&'static [Embedded]);

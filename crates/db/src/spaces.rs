@@ -153,16 +153,24 @@ impl Store {
             }
             let occupied: bool = sqlx::query_scalar(
                 "SELECT EXISTS (SELECT 1 FROM folders WHERE space_id = $1) \
-                 OR EXISTS (SELECT 1 FROM files WHERE space_id = $1)",
+                 OR EXISTS (SELECT 1 FROM files WHERE space_id = $1) \
+                 OR EXISTS (SELECT 1 FROM uploads WHERE space_id = $1 AND state = 'open')",
             )
             .bind(id)
             .fetch_one(&mut *tx)
             .await?;
             if occupied {
                 return Err(StoreError::Conflict(
-                    "space is not empty: it holds folders or files (live or in the Trash)".into(),
+                    "space is not empty: it holds folders or files (live or in the Trash) or \
+                     uploads in progress; delete it with ?purge=true to erase everything in it"
+                        .into(),
                 ));
             }
+            // Uploads that ended without a file only matter while they are open.
+            sqlx::query("DELETE FROM uploads WHERE space_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query("DELETE FROM spaces WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)

@@ -8,57 +8,113 @@ use fluidcloud_core::config::Settings;
 use fluidcloud_core::model::Plan;
 use fluidcloud_core::scope::Scopes;
 use fluidcloud_db::{NewApiKey, NewTenant, Store};
+use fluidcloud_worker::JobContext;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::db::TestDb;
+use crate::objects::TestObjects;
 
-/// A running API on a fresh database.
+/// Names a clamd (`tcp://host:port`) to scan with instead of the built-in scanner.
+pub const CLAMD_ENV: &str = "FLUIDCLOUD_TEST_CLAMD_ADDRESS";
+
+/// A running API and worker on a fresh database and object store.
 pub struct TestApp {
     pub db: TestDb,
+    pub objects: TestObjects,
+    /// The settings every server of this app runs with.
+    pub settings: Arc<Settings>,
     /// The store the server uses (for arranging data and for admin operations).
     pub store: Store,
+    /// What the server's jobs use: the object store client and the scanner.
+    pub jobs: JobContext,
     /// `http://127.0.0.1:<port>`.
     pub base_url: String,
     pub http: reqwest::Client,
 }
 
-/// The built-in settings, as every test server uses them.
-pub fn test_settings(database_url: &str) -> Settings {
+/// The built-in settings pointed at a test database and object store, with the
+/// scanner the environment names.
+pub fn test_settings(database_url: &str, objects: &TestObjects) -> Settings {
     let mut settings = Settings::load(None).expect("default settings");
     settings.database.url = database_url.to_owned();
+    let storage = &mut settings.storage;
+    storage.endpoint.clone_from(&objects.settings.endpoint);
+    storage.public_endpoint = String::new();
+    storage.region.clone_from(&objects.settings.region);
+    storage.bucket.clone_from(&objects.settings.bucket);
+    storage
+        .access_key_id
+        .clone_from(&objects.settings.access_key_id);
+    storage
+        .secret_access_key
+        .clone_from(&objects.settings.secret_access_key);
+    if let Ok(address) = std::env::var(CLAMD_ENV)
+        && !address.is_empty()
+    {
+        settings.scan.engine = fluidcloud_core::config::ScanEngine::Clamd;
+        settings.scan.clamd_address = address;
+    }
+    // Tests wait for workers; let them look often.
+    settings.worker.poll_interval_ms = 50;
+    settings.worker.sweep_interval_secs = 1;
     settings
 }
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Spawns with adjusted settings.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let db = TestDb::new().await;
-        let (store, base_url) = Self::serve_api(&db).await;
+        let objects = TestObjects::new().await;
+        let mut settings = test_settings(&db.url, &objects);
+        adjust(&mut settings);
+        let settings = Arc::new(settings);
+        let (state, base_url) = Self::serve_api(&db, &settings).await;
+        let jobs = state.jobs.clone();
+        tokio::spawn(fluidcloud_worker::run(
+            jobs.clone(),
+            settings.worker.clone(),
+            std::future::pending(),
+        ));
         TestApp {
             db,
-            store,
+            objects,
+            settings,
+            store: state.store,
+            jobs,
             base_url,
             http: reqwest::Client::new(),
         }
     }
 
     /// Starts one more API process-equivalent (own pool, own caches, own change feed)
-    /// on the same database and returns its base URL.
-    pub async fn serve_api(db: &TestDb) -> (Store, String) {
+    /// on the same database and returns its state and base URL.
+    pub async fn serve_api(
+        db: &TestDb,
+        settings: &Arc<Settings>,
+    ) -> (fluidcloud_api::AppState, String) {
         let store = db.store().await;
-        let settings = Arc::new(test_settings(&db.url));
-        let state = fluidcloud_api::AppState::new(store.clone(), settings);
+        let state = fluidcloud_api::AppState::new(store, Arc::clone(settings)).expect("API state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("local addr");
         tokio::spawn(fluidcloud_api::serve(
             listener,
-            fluidcloud_api::router(state),
+            fluidcloud_api::router(state.clone()),
             std::future::pending(),
         ));
-        (store, format!("http://{addr}"))
+        (state, format!("http://{addr}"))
+    }
+
+    /// Another API instance on this app's database.
+    pub async fn another_api(&self) -> String {
+        Self::serve_api(&self.db, &self.settings).await.1
     }
 
     /// A tenant with the given plan and a key holding every scope.
@@ -242,6 +298,139 @@ impl ApiClient {
 
     pub async fn folder_stats(&self, id: Uuid) -> Reply {
         self.get(&format!("/folders/{id}/stats")).await
+    }
+}
+
+/// What a full upload (initiate → PUT → complete) produced.
+#[derive(Debug)]
+pub struct Uploaded {
+    pub ticket: Value,
+    pub file: Reply,
+}
+
+impl ApiClient {
+    pub async fn initiate(
+        &self,
+        space_id: Uuid,
+        name: &str,
+        content_type: &str,
+        size: u64,
+    ) -> Reply {
+        self.post(
+            "/uploads/initiate",
+            &serde_json::json!({
+                "original_name": name, "content_type": content_type, "size": size, "space_id": space_id,
+            }),
+        )
+        .await
+    }
+
+    /// PUTs bytes to a single-mode ticket's URL with the headers it lists.
+    pub async fn put_single(&self, ticket: &Value, bytes: Vec<u8>) -> reqwest::StatusCode {
+        let mut request = self
+            .http
+            .put(ticket["upload_url"].as_str().expect("upload_url"))
+            .body(bytes);
+        for (name, value) in ticket["headers"].as_object().expect("headers") {
+            request = request.header(name.as_str(), value.as_str().expect("header value"));
+        }
+        request.send().await.expect("the store answers").status()
+    }
+
+    /// PUTs each part of a multipart ticket; returns the `parts` list for complete.
+    pub async fn put_parts(&self, ticket: &Value, bytes: &[u8]) -> Value {
+        let part_size = usize::try_from(ticket["part_size"].as_u64().expect("part_size")).unwrap();
+        let mut parts = Vec::new();
+        for (part, chunk) in ticket["part_urls"]
+            .as_array()
+            .expect("part_urls")
+            .iter()
+            .zip(bytes.chunks(part_size))
+        {
+            let response = self
+                .http
+                .put(part["url"].as_str().unwrap())
+                .body(chunk.to_vec())
+                .send()
+                .await
+                .expect("the store answers");
+            assert!(
+                response.status().is_success(),
+                "part upload failed: {}",
+                response.status()
+            );
+            let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+            parts.push(serde_json::json!({ "PartNumber": part["part_number"], "ETag": etag }));
+        }
+        Value::Array(parts)
+    }
+
+    /// The complete body the SDK would send for a ticket.
+    pub fn completion(
+        ticket: &Value,
+        space_id: Uuid,
+        name: &str,
+        mime: &str,
+        bytes: &[u8],
+    ) -> Value {
+        use sha2::Digest;
+        serde_json::json!({
+            "file_id": ticket["file_id"], "key": ticket["key"], "upload_id": ticket.get("upload_id"),
+            "parts": null, "original_name": name, "mime": mime, "size": bytes.len(),
+            "sha256": hex::encode(sha2::Sha256::digest(bytes)), "space_id": space_id,
+            "folder_id": null, "app": null, "client_key": null,
+        })
+    }
+
+    /// Uploads `bytes` the way the SDK does and returns the ticket and the complete reply.
+    pub async fn upload_with(
+        &self,
+        space_id: Uuid,
+        name: &str,
+        mime: &str,
+        bytes: &[u8],
+        adjust: impl FnOnce(&mut Value),
+    ) -> Uploaded {
+        let ticket = self
+            .initiate(space_id, name, mime, bytes.len() as u64)
+            .await
+            .expect(200)
+            .body;
+        let mut body = Self::completion(&ticket, space_id, name, mime, bytes);
+        if ticket["mode"] == "single" {
+            let status = self.put_single(&ticket, bytes.to_vec()).await;
+            assert!(status.is_success(), "presigned PUT failed: {status}");
+        } else {
+            body["parts"] = self.put_parts(&ticket, bytes).await;
+        }
+        adjust(&mut body);
+        let file = self.post("/uploads/complete", &body).await;
+        Uploaded { ticket, file }
+    }
+
+    /// Uploads `bytes` and returns the created file (asserting 201).
+    pub async fn upload(&self, space_id: Uuid, name: &str, mime: &str, bytes: &[u8]) -> Value {
+        self.upload_with(space_id, name, mime, bytes, |_| {})
+            .await
+            .file
+            .expect(201)
+            .body
+    }
+
+    /// Polls the file until its scan is no longer pending (or 20 s pass).
+    pub async fn wait_for_scan(&self, file_id: &str) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let file = self
+                .get(&format!("/files/{file_id}"))
+                .await
+                .expect(200)
+                .body;
+            if file["scan_status"] != "pending" || std::time::Instant::now() > deadline {
+                return file;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
     }
 }
 

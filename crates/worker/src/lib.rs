@@ -1,14 +1,187 @@
 //! `fluidcloud-worker`: the background job runner.
 //!
-//! Jobs (scans, upload expiry, purges) arrive with the uploads work; until then the
-//! worker only holds its database connection and the change feed, and stops cleanly.
+//! Claims jobs from the queue in the metadata database (woken by `NOTIFY` or by this
+//! process's own enqueues, polling as a fallback), runs up to `worker.concurrency` at
+//! once, renews their leases while they run, retries failures with backoff, and sweeps
+//! expired uploads. On shutdown it stops claiming and finishes the jobs in hand.
+
+mod jobs;
+pub mod scan;
 
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 
+use fluidcloud_core::config::{ScanEngine, ScanSettings, Settings, WorkerSettings};
 use fluidcloud_db::Store;
+use fluidcloud_db::jobs::Job;
+use fluidcloud_scan::Scanner;
+use fluidcloud_storage::{ObjectStore, StoreSettings};
+use tokio::sync::Semaphore;
 
-/// Runs the worker until `shutdown` completes.
-pub async fn run(store: Store, shutdown: impl Future<Output = ()>) {
-    tracing::info!(backend = ?store.kind(), "worker running; no job kinds are enabled in this build");
-    shutdown.await;
+/// What jobs need: the two stores and the scanner.
+#[derive(Clone, Debug)]
+pub struct JobContext {
+    pub store: Store,
+    pub objects: ObjectStore,
+    pub scanner: Scanner,
+    pub scan: ScanSettings,
+}
+
+impl JobContext {
+    /// Builds the object-store client and the scanner the settings describe.
+    pub fn from_settings(store: Store, settings: &Settings) -> anyhow::Result<Self> {
+        Ok(JobContext {
+            store,
+            objects: ObjectStore::new(&object_store_settings(settings)),
+            scanner: scanner(&settings.scan)?,
+            scan: settings.scan.clone(),
+        })
+    }
+}
+
+/// The object-store client settings of a configuration.
+pub fn object_store_settings(settings: &Settings) -> StoreSettings {
+    let storage = &settings.storage;
+    StoreSettings {
+        endpoint: storage.endpoint.clone(),
+        public_endpoint: Some(storage.public_endpoint.clone()).filter(|e| !e.is_empty()),
+        region: storage.region.clone(),
+        bucket: storage.bucket.clone(),
+        access_key_id: storage.access_key_id.clone(),
+        secret_access_key: storage.secret_access_key.clone(),
+        force_path_style: storage.force_path_style,
+    }
+}
+
+/// The scanner the settings name.
+pub fn scanner(settings: &ScanSettings) -> anyhow::Result<Scanner> {
+    Ok(match settings.engine {
+        ScanEngine::Builtin => {
+            let file = Some(settings.signatures_file.as_str()).filter(|f| !f.is_empty());
+            Scanner::builtin(file.map(std::path::Path::new))?
+        }
+        ScanEngine::Clamd => Scanner::clamd(
+            settings
+                .clamd_address
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("scan.clamd_address: {e}"))?,
+            Duration::from_secs(settings.timeout_secs),
+        ),
+    })
+}
+
+/// Runs jobs until `shutdown` completes, then waits for the jobs in hand.
+pub async fn run(
+    context: JobContext,
+    settings: WorkerSettings,
+    shutdown: impl Future<Output = ()>,
+) {
+    let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+    let lease = Duration::from_secs(settings.lease_secs.max(3));
+    let poll = Duration::from_millis(settings.poll_interval_ms.max(10));
+    let sweeper = tokio::spawn(sweep_expired_uploads(
+        context.store.clone(),
+        Duration::from_secs(settings.sweep_interval_secs.max(1)),
+    ));
+    tracing::info!(backend = ?context.store.kind(), concurrency = settings.concurrency, "worker running");
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            permit = Arc::clone(&slots).acquire_owned() => permit.expect("the semaphore is never closed"),
+        };
+        match context.store.claim_job(lease).await {
+            Ok(Some(job)) => {
+                let context = context.clone();
+                tokio::spawn(async move {
+                    execute(&context, job, lease).await;
+                    drop(permit);
+                });
+            }
+            Ok(None) => {
+                drop(permit);
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = context.store.jobs_wakeup() => {}
+                    () = tokio::time::sleep(poll) => {}
+                }
+            }
+            Err(err) => {
+                drop(permit);
+                tracing::warn!(error = %err, "cannot claim jobs; retrying");
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = tokio::time::sleep(poll) => {}
+                }
+            }
+        }
+    }
+    sweeper.abort();
+    tracing::info!("worker stopping; finishing jobs in hand");
+    let _ = slots
+        .acquire_many(u32::try_from(settings.concurrency.max(1)).unwrap_or(u32::MAX))
+        .await;
+    tracing::info!("worker stopped");
+}
+
+/// Runs one job, renewing its lease meanwhile, and records how it went.
+async fn execute(context: &JobContext, job: Job, lease: Duration) {
+    let store = context.store.clone();
+    let job_id = job.id;
+    let heartbeat = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(lease / 3).await;
+            if let Err(err) = store.extend_lease(job_id, lease).await {
+                tracing::warn!(job_id, error = %err, "cannot renew job lease");
+            }
+        }
+    });
+    let name = job.kind.as_ref().map_or("unknown", |kind| kind.name());
+    let result = match &job.kind {
+        Ok(kind) => jobs::run(context, kind, job.attempts).await,
+        Err(payload) => Err(anyhow::anyhow!("unknown job payload {payload:?}")),
+    };
+    heartbeat.abort();
+    match result {
+        Ok(()) => {
+            tracing::debug!(job_id, kind = name, "job done");
+            if let Err(err) = context.store.finish_job(job_id).await {
+                tracing::warn!(job_id, error = %err, "cannot remove finished job; it will run again");
+            }
+        }
+        Err(err) => {
+            let message = format!("{err:#}");
+            match context.store.fail_job(&job, &message).await {
+                Ok(true) => {
+                    tracing::warn!(job_id, kind = name, attempts = job.attempts, error = %message, "job failed; will retry")
+                }
+                Ok(false) => {
+                    tracing::error!(job_id, kind = name, attempts = job.attempts, error = %message, "job failed for good")
+                }
+                Err(store_err) => {
+                    tracing::warn!(job_id, error = %store_err, "cannot record job failure")
+                }
+            }
+        }
+    }
+}
+
+/// Closes uploads past their deadline, every `interval`.
+async fn sweep_expired_uploads(store: Store, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        loop {
+            match store.expire_uploads(100).await {
+                Ok(0) => break,
+                Ok(expired) => tracing::info!(expired, "expired uploads released"),
+                Err(err) => {
+                    tracing::warn!(error = %err, "sweeping expired uploads failed");
+                    break;
+                }
+            }
+        }
+    }
 }

@@ -7,6 +7,7 @@ use clap::Parser;
 use fluidcloud_core::config::Settings;
 use fluidcloud_core::runtime::{init_logging, shutdown_signal};
 use fluidcloud_db::Store;
+use fluidcloud_worker::JobContext;
 
 /// The FluidCloud background worker.
 #[derive(Parser)]
@@ -26,6 +27,8 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("connecting to the metadata database")?;
     store.check_schema().await?;
-    fluidcloud_worker::run(store, shutdown_signal()).await;
+    store.start_change_feed();
+    let context = JobContext::from_settings(store, &settings)?;
+    fluidcloud_worker::run(context, settings.worker.clone(), shutdown_signal()).await;
     Ok(())
 }

@@ -1,9 +1,12 @@
 //! The handlers, one module per resource.
 
+pub mod files;
 pub mod folders;
+pub mod gdpr;
 pub mod health;
 pub mod me;
 pub mod spaces;
+pub mod uploads;
 
 use axum::Json;
 use axum::http::{HeaderName, HeaderValue};

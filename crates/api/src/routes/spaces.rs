@@ -31,7 +31,7 @@ pub struct RenameSpace {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeleteParams {
-    /// Erase everything inside, in the background (not yet available).
+    /// Erase everything inside, in the background (202).
     #[serde(default, deserialize_with = "flexible_bool")]
     #[param(value_type = Option<bool>)]
     pub purge: Option<bool>,
@@ -105,7 +105,8 @@ pub async fn rename_space(
     ))
 }
 
-/// Deletes an empty space; 409 while it holds any folder or file, live or trashed.
+/// Deletes an empty space (409 while it holds anything, live or trashed), or with
+/// `purge=true` erases it and everything in it in the background.
 #[utoipa::path(
     delete, path = "/spaces/{id}", tag = "spaces",
     params(("id" = Uuid, Path), DeleteParams),

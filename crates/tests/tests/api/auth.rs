@@ -209,7 +209,7 @@ async fn switching_api_access_off_reaches_a_cached_key_within_a_second() {
 #[tokio::test]
 async fn a_revoked_key_is_refused_by_every_instance_within_a_second() {
     let app = TestApp::spawn().await;
-    let (_second_store, second_url) = TestApp::serve_api(&app.db).await;
+    let second_url = app.another_api().await;
     let client = app.tenant().await;
     let other_instance = app.client_at(&client, &second_url);
     // Warm both caches.

@@ -30,6 +30,18 @@ const SPEC_ROUTES: &[(&str, &str, Option<&str>)] = &[
         Some("folders:write"),
     ),
     ("GET", "/api/v1/folders/{id}/stats", Some("folders:read")),
+    ("POST", "/api/v1/uploads/initiate", Some("files:write")),
+    ("POST", "/api/v1/uploads/complete", Some("files:write")),
+    ("GET", "/api/v1/files", Some("files:read")),
+    ("GET", "/api/v1/files/resolve", Some("files:read")),
+    ("GET", "/api/v1/files/{id}", Some("files:read")),
+    ("PATCH", "/api/v1/files/{id}", Some("files:write")),
+    ("DELETE", "/api/v1/files/{id}", Some("files:write")),
+    ("POST", "/api/v1/files/{id}/restore", Some("files:write")),
+    ("GET", "/api/v1/files/{id}/download", Some("files:read")),
+    ("GET", "/api/v1/files/{id}/preview", Some("files:read")),
+    ("DELETE", "/api/v1/gdpr/files/{id}", Some("files:write")),
+    ("DELETE", "/api/v1/gdpr/trash", Some("files:write")),
 ];
 
 /// One route as the OpenAPI document describes it.
@@ -155,6 +167,24 @@ async fn each_route_refuses_a_key_missing_exactly_its_scope() {
 struct Owned {
     space: Uuid,
     folder: Uuid,
+    file: Uuid,
+}
+
+impl Owned {
+    /// The id of A's record of the kind a route path takes.
+    fn id_for(&self, path: &str) -> Uuid {
+        let resource = path
+            .trim_start_matches("/api/v1/")
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        match resource {
+            "spaces" => self.space,
+            "folders" => self.folder,
+            "files" | "gdpr" => self.file,
+            other => panic!("no owned record for /{other}: extend the isolation matrix"),
+        }
+    }
 }
 
 async fn arrange_owned(a: &ApiClient) -> Owned {
@@ -164,7 +194,13 @@ async fn arrange_owned(a: &ApiClient) -> Owned {
         .await
         .expect(201)
         .id();
-    Owned { space, folder }
+    let file = a.upload(space, "a.txt", "text/plain", b"A's bytes").await;
+    let file = file["id"].as_str().unwrap().parse().unwrap();
+    Owned {
+        space,
+        folder,
+        file,
+    }
 }
 
 /// One request of the isolation matrix.
@@ -176,6 +212,10 @@ struct Probe {
 }
 
 impl Probe {
+    fn with_method(self, method: Method) -> Probe {
+        Probe { method, ..self }
+    }
+
     async fn send(&self, client: &ApiClient, request_id: &str) -> Reply {
         let request = client
             .http
@@ -198,6 +238,9 @@ fn valid_body(method: &str, path: &str) -> Option<Value> {
     match (method, path) {
         ("PATCH", p) if p.starts_with("/api/v1/spaces") => Some(json!({ "name": "renamed" })),
         ("PATCH", p) if p.starts_with("/api/v1/folders") => Some(json!({ "name": "renamed" })),
+        ("PATCH", p) if p.starts_with("/api/v1/files") => {
+            Some(json!({ "original_name": "renamed" }))
+        }
         _ => None,
     }
 }
@@ -222,11 +265,7 @@ async fn another_tenants_ids_are_indistinguishable_from_random_ones() {
         .into_iter()
         .filter(|r| r.path.contains("{id}"))
     {
-        let owned_id = if route.path.starts_with("/api/v1/spaces") {
-            owned.space
-        } else {
-            owned.folder
-        };
+        let owned_id = owned.id_for(&route.path);
         let method = Method::from_bytes(route.method.as_bytes()).unwrap();
         let probe = |id: Uuid| Probe {
             method: method.clone(),
@@ -305,6 +344,117 @@ async fn another_tenants_ids_are_indistinguishable_from_random_ones() {
 
     for (foreign, unknown) in cases {
         // The same request id on both, so the two bodies can be compared byte for byte.
+        let request_id = Uuid::new_v4().to_string();
+        let foreign_reply = foreign.send(&b, &request_id).await;
+        let unknown_reply = unknown.send(&b, &request_id).await;
+        assert_eq!(
+            foreign_reply.status.as_u16(),
+            404,
+            "{foreign:?}: {}",
+            foreign_reply.text
+        );
+        assert_eq!(foreign_reply.text, unknown_reply.text, "{foreign:?}");
+    }
+
+    // Files: listing A's space or folder, uploading into them, completing A's upload,
+    // moving B's file into A's folder, resolving A's client key.
+    let b_file = b.upload(b_space, "b.txt", "text/plain", b"B's bytes").await;
+    let b_file_path = format!("/files/{}", b_file["id"].as_str().unwrap());
+    let a_ticket = a
+        .initiate(owned.space, "x.bin", "application/octet-stream", 3)
+        .await
+        .expect(200)
+        .body;
+    let mut a_completion = ApiClient::completion(
+        &a_ticket,
+        owned.space,
+        "x.bin",
+        "application/octet-stream",
+        b"abc",
+    );
+    let random_ticket = json!({ "file_id": random, "key": a_ticket["key"] });
+    let unknown_completion = ApiClient::completion(
+        &random_ticket,
+        owned.space,
+        "x.bin",
+        "application/octet-stream",
+        b"abc",
+    );
+    a_completion["upload_id"] = Value::Null;
+    let mut more: Vec<(Probe, Probe)> = vec![
+        (
+            get(format!("/files?space_id={}", owned.space)),
+            get(format!("/files?space_id={random}")),
+        ),
+        (
+            get(format!(
+                "/files?space_id={b_space}&folder_id={}",
+                owned.folder
+            )),
+            get(format!("/files?space_id={b_space}&folder_id={random}")),
+        ),
+        (
+            get(format!("/files?space_id={}&trash=true", owned.space)),
+            get(format!("/files?space_id={random}&trash=true")),
+        ),
+        (
+            with_body(
+                Method::POST,
+                "/uploads/initiate",
+                json!({ "original_name": "x", "content_type": "text/plain", "size": 1, "space_id": owned.space }),
+            ),
+            with_body(
+                Method::POST,
+                "/uploads/initiate",
+                json!({ "original_name": "x", "content_type": "text/plain", "size": 1, "space_id": random }),
+            ),
+        ),
+        (
+            with_body(
+                Method::POST,
+                "/uploads/initiate",
+                json!({ "original_name": "x", "content_type": "text/plain", "size": 1, "space_id": b_space, "folder_id": owned.folder }),
+            ),
+            with_body(
+                Method::POST,
+                "/uploads/initiate",
+                json!({ "original_name": "x", "content_type": "text/plain", "size": 1, "space_id": b_space, "folder_id": random }),
+            ),
+        ),
+        (
+            with_body(Method::POST, "/uploads/complete", a_completion),
+            with_body(Method::POST, "/uploads/complete", unknown_completion),
+        ),
+        (
+            with_body(
+                Method::PATCH,
+                &b_file_path,
+                json!({ "folder_id": owned.folder }),
+            ),
+            with_body(Method::PATCH, &b_file_path, json!({ "folder_id": random })),
+        ),
+        (
+            get(format!("/gdpr/trash?space_id={}", owned.space)).with_method(Method::DELETE),
+            get(format!("/gdpr/trash?space_id={random}")).with_method(Method::DELETE),
+        ),
+    ];
+    a.patch(
+        &format!("/files/{}", owned.file),
+        &json!({ "original_name": "a.txt" }),
+    )
+    .await
+    .expect(200);
+    let keyed = a
+        .upload_with(owned.space, "k.txt", "text/plain", b"k", |body| {
+            body["client_key"] = json!("shared-key")
+        })
+        .await;
+    keyed.file.expect(201);
+    more.push((
+        get("/files/resolve?client_key=shared-key".into()),
+        get("/files/resolve?client_key=no-such-key".into()),
+    ));
+    for (foreign, unknown) in more {
         let request_id = Uuid::new_v4().to_string();
         let foreign_reply = foreign.send(&b, &request_id).await;
         let unknown_reply = unknown.send(&b, &request_id).await;

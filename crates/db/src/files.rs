@@ -1,0 +1,613 @@
+//! Files: listing, lookup by id or client key, rename and move, Trash and restore,
+//! permanent deletion, space purges, and recording scan verdicts.
+
+use fluidcloud_core::model::{File, FileStatus, ScanStatus};
+use fluidcloud_core::paging::{Page, PageRequest};
+use fluidcloud_core::time::now;
+use uuid::Uuid;
+
+use crate::backend::{Dialect, Store, page_bounds};
+use crate::changes::Change;
+use crate::error::{StoreError, StoreResult};
+use crate::jobs::JobKind;
+
+pub(crate) const FILE_COLUMNS: &str = "id, tenant_id, space_id, folder_id, original_name, mime, size, sha256, \
+     scan_status, status, source_app, client_key, created_by, deleted_at, created_at, updated_at, object_key";
+
+/// Restricts a query on `files` to rows whose space is not being purged.
+const IN_LIVE_SPACE: &str =
+    "EXISTS (SELECT 1 FROM spaces s WHERE s.id = files.space_id AND NOT s.deleting)";
+
+/// Objects deleted per `DeleteObjects` job.
+const DELETE_BATCH: usize = 500;
+
+/// Which files of a space to list.
+#[derive(Debug, Clone, Default)]
+pub struct FileFilter {
+    /// Files directly in this folder (the space root when `None`).
+    pub folder_id: Option<Uuid>,
+    /// Every live file of the space, whatever its folder.
+    pub recursive: bool,
+    /// Every trashed file of the space instead of live ones.
+    pub trash: bool,
+    /// Only files of this app namespace.
+    pub app: Option<String>,
+}
+
+/// A rename and/or move. `folder_id: Some(None)` moves the file to the space root.
+#[derive(Debug, Clone, Default)]
+pub struct FileUpdate {
+    pub original_name: Option<String>,
+    pub folder_id: Option<Option<Uuid>>,
+}
+
+/// What permanently deleting a file freed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Purged {
+    pub bytes_freed: i64,
+    pub shares_revoked: i64,
+}
+
+/// What emptying a Trash removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct TrashEmptied {
+    pub files: i64,
+    pub folders: i64,
+}
+
+/// A scan's result, as the worker or the API records it.
+#[derive(Debug, Clone)]
+pub struct ScanOutcome {
+    pub scan_status: ScanStatus,
+    /// The type detected from the bytes (clean files).
+    pub mime: Option<String>,
+    /// The SHA-256 computed over the bytes, when they were read.
+    pub sha256: Option<String>,
+    /// e.g. `clamd ClamAV 1.4.6/27000` or `builtin/1 (…)`.
+    pub scanner: String,
+    /// What was found, or why the scan failed.
+    pub signature: Option<String>,
+}
+
+/// A file's row state a scanner needs.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ScanTarget {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub object_key: String,
+    pub size: i64,
+    pub sha256: String,
+    pub mime: String,
+    pub scan_status: ScanStatus,
+}
+
+impl Store {
+    /// One page of a space's files, as `filter` selects them.
+    pub async fn list_files(
+        &self,
+        tenant_id: Uuid,
+        space_id: Uuid,
+        filter: &FileFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<File>> {
+        self.space(tenant_id, space_id).await?;
+        if let Some(folder_id) = filter.folder_id {
+            let folder = self.folder(tenant_id, folder_id).await?;
+            if folder.space_id != space_id {
+                return Err(StoreError::NotFound("folder"));
+            }
+        }
+        // $1 space, $2-$3 cursor, $4 limit, then optional $5 folder, $5/$6 app.
+        let mut clauses = vec![
+            if filter.trash {
+                "deleted_at IS NOT NULL"
+            } else {
+                "deleted_at IS NULL"
+            }
+            .to_owned(),
+        ];
+        let mut next = 5;
+        let folder = if filter.trash || filter.recursive {
+            None
+        } else {
+            Some(filter.folder_id)
+        };
+        match folder {
+            Some(Some(_)) => {
+                clauses.push(format!("folder_id = ${next}"));
+                next += 1;
+            }
+            Some(None) => clauses.push("folder_id IS NULL".to_owned()),
+            None => {}
+        }
+        if filter.app.is_some() {
+            clauses.push(format!("source_app = ${next}"));
+        }
+        let sql = format!(
+            "SELECT {FILE_COLUMNS} FROM files WHERE space_id = $1 AND {} \
+             AND (created_at, id) > ($2, $3) ORDER BY created_at, id LIMIT $4",
+            clauses.join(" AND ")
+        );
+        let (after_at, after_id) = page_bounds(page);
+        let rows: Vec<File> = with_pool!(self, |pool| {
+            let mut query = sqlx::query_as(&sql)
+                .bind(space_id)
+                .bind(after_at)
+                .bind(after_id)
+                .bind(page.fetch_limit());
+            if let Some(Some(folder_id)) = folder {
+                query = query.bind(folder_id);
+            }
+            if let Some(app) = &filter.app {
+                query = query.bind(app);
+            }
+            query.fetch_all(pool).await
+        })?;
+        Ok(Page::from_fetched(
+            rows.into_iter().map(File::finish).collect(),
+            page,
+        ))
+    }
+
+    /// A file of the tenant, live or in the Trash.
+    pub async fn file(&self, tenant_id: Uuid, id: Uuid) -> StoreResult<File> {
+        let sql = format!(
+            "SELECT {FILE_COLUMNS} FROM files WHERE id = $1 AND tenant_id = $2 AND {IN_LIVE_SPACE}"
+        );
+        let file: Option<File> = with_pool!(self, |pool| sqlx::query_as(&sql)
+            .bind(id)
+            .bind(tenant_id)
+            .fetch_optional(pool)
+            .await)?;
+        file.map(File::finish).ok_or(StoreError::NotFound("file"))
+    }
+
+    /// A file by id alone, for the services that serve or scan it.
+    pub async fn file_by_id(&self, id: Uuid) -> StoreResult<Option<File>> {
+        let sql = format!("SELECT {FILE_COLUMNS} FROM files WHERE id = $1 AND {IN_LIVE_SPACE}");
+        let file: Option<File> = with_pool!(self, |pool| sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(file.map(File::finish))
+    }
+
+    /// The newest live file with this client key in the tenant's app namespace.
+    pub async fn resolve_file(
+        &self,
+        tenant_id: Uuid,
+        client_key: &str,
+        app: &str,
+    ) -> StoreResult<File> {
+        let sql = format!(
+            "SELECT {FILE_COLUMNS} FROM files WHERE tenant_id = $1 AND source_app = $2 AND client_key = $3 \
+             AND deleted_at IS NULL AND {IN_LIVE_SPACE} ORDER BY created_at DESC, id DESC LIMIT 1"
+        );
+        let file: Option<File> = with_pool!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(tenant_id)
+                .bind(app)
+                .bind(client_key)
+                .fetch_optional(pool)
+                .await
+        })?;
+        file.map(File::finish).ok_or(StoreError::NotFound("file"))
+    }
+
+    /// Renames and/or moves a live file within its space.
+    pub async fn update_file(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        update: &FileUpdate,
+    ) -> StoreResult<File> {
+        let select = format!(
+            "SELECT {FILE_COLUMNS} FROM files WHERE id = $1 AND tenant_id = $2 AND {IN_LIVE_SPACE}"
+        );
+        let apply = format!(
+            "UPDATE files SET original_name = COALESCE($2, original_name), \
+             folder_id = CASE WHEN $3 THEN $4 ELSE folder_id END, updated_at = $5 \
+             WHERE id = $1 RETURNING {FILE_COLUMNS}"
+        );
+        let file = with_pool!(self, |pool, Db| {
+            let mut tx = Db::begin_write(pool).await?;
+            let file: Option<File> = sqlx::query_as(&select)
+                .bind(id)
+                .bind(tenant_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let file = file.ok_or(StoreError::NotFound("file"))?;
+            if file.deleted_at.is_some() {
+                return Err(StoreError::Conflict(
+                    "file is in the Trash; restore it first".into(),
+                ));
+            }
+            if let Some(folder_id) = update.folder_id {
+                check_target!(tx, tenant_id, file.space_id, folder_id);
+            }
+            let file: File = sqlx::query_as(&apply)
+                .bind(id)
+                .bind(&update.original_name)
+                .bind(update.folder_id.is_some())
+                .bind(update.folder_id.flatten())
+                .bind(now())
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(file)
+        })?;
+        Ok(file.finish())
+    }
+
+    /// Moves a file to the Trash. Its bytes keep counting; raw links stop serving it.
+    /// Trashing a trashed file changes nothing.
+    pub async fn trash_file(&self, tenant_id: Uuid, id: Uuid) -> StoreResult<File> {
+        self.set_file_trashed(tenant_id, id, true).await
+    }
+
+    /// Brings a file back from the Trash, to the space root if its folder is not live.
+    pub async fn restore_file(&self, tenant_id: Uuid, id: Uuid) -> StoreResult<File> {
+        self.set_file_trashed(tenant_id, id, false).await
+    }
+
+    async fn set_file_trashed(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        trashed: bool,
+    ) -> StoreResult<File> {
+        let select = format!(
+            "SELECT {FILE_COLUMNS} FROM files WHERE id = $1 AND tenant_id = $2 AND {IN_LIVE_SPACE}"
+        );
+        let file = with_pool!(self, |pool, Db| {
+            let mut tx = Db::begin_write(pool).await?;
+            let file: Option<File> = sqlx::query_as(&select)
+                .bind(id)
+                .bind(tenant_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let file = file.ok_or(StoreError::NotFound("file"))?;
+            if file.deleted_at.is_some() == trashed {
+                return Ok(file);
+            }
+            let at = now();
+            if trashed {
+                sqlx::query("UPDATE files SET deleted_at = $2, trashed_by = NULL, updated_at = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+            } else {
+                sqlx::query(
+                    "UPDATE files SET deleted_at = NULL, trashed_by = NULL, updated_at = $2, \
+                     folder_id = CASE WHEN EXISTS (SELECT 1 FROM folders f WHERE f.id = files.folder_id \
+                       AND f.deleted_at IS NULL) THEN folder_id ELSE NULL END \
+                     WHERE id = $1",
+                )
+                .bind(id)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Db::publish(&mut tx, &Change::File(id)).await?;
+            let file: File = sqlx::query_as(&select)
+                .bind(id)
+                .bind(tenant_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(file)
+        })?;
+        Ok(file.finish())
+    }
+
+    /// Permanently deletes a file, live or trashed: the record goes, its quota is
+    /// released, and its bytes are erased (by the caller at once, and by a job as a
+    /// guarantee). Every raw-link server stops serving it when this returns.
+    pub async fn purge_file(&self, tenant_id: Uuid, id: Uuid) -> StoreResult<(Purged, String)> {
+        let outcome = with_pool!(self, |pool, Db| {
+            let mut tx = Db::begin_write(pool).await?;
+            let select = format!(
+                "SELECT {FILE_COLUMNS} FROM files WHERE id = $1 AND tenant_id = $2 AND {IN_LIVE_SPACE}{}",
+                Db::FOR_UPDATE
+            );
+            let file: Option<File> = sqlx::query_as(&select)
+                .bind(id)
+                .bind(tenant_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let file = file.ok_or(StoreError::NotFound("file"))?;
+            let shares_revoked = 0;
+            sqlx::query("DELETE FROM files WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            let counted = counts_toward_quota(&file);
+            sqlx::query("UPDATE tenants SET bytes_used = bytes_used - $2 WHERE id = $1")
+                .bind(tenant_id)
+                .bind(counted)
+                .execute(&mut *tx)
+                .await?;
+            let delete = JobKind::DeleteObjects {
+                object_keys: vec![file.object_key.clone()],
+            };
+            Db::enqueue(&mut tx, &delete, now() + chrono::TimeDelta::minutes(1)).await?;
+            Db::publish(&mut tx, &Change::File(id)).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>((
+                Purged {
+                    bytes_freed: counted,
+                    shares_revoked,
+                },
+                file.object_key,
+            ))
+        })?;
+        self.jobs_enqueued();
+        Ok(outcome)
+    }
+}
+
+impl Store {
+    /// Permanently erases everything in the Trash of one space (or of every space of
+    /// the tenant): the rows go at once, so the items vanish from every listing, and
+    /// their bytes are deleted by the worker.
+    pub async fn empty_trash(
+        &self,
+        tenant_id: Uuid,
+        space_id: Option<Uuid>,
+    ) -> StoreResult<TrashEmptied> {
+        if let Some(space_id) = space_id {
+            self.space(tenant_id, space_id).await?;
+        }
+        let scope = if space_id.is_some() {
+            "tenant_id = $1 AND space_id = $2"
+        } else {
+            "tenant_id = $1 AND $2 IS NULL"
+        };
+        let trashed_files = format!(
+            "SELECT object_key, CASE WHEN scan_status = 'infected' THEN 0 ELSE size END FROM files \
+             WHERE {scope} AND deleted_at IS NOT NULL AND {IN_LIVE_SPACE}"
+        );
+        let delete_files = format!(
+            "DELETE FROM files WHERE {scope} AND deleted_at IS NOT NULL AND {IN_LIVE_SPACE}"
+        );
+        let delete_folders = format!(
+            "DELETE FROM folders WHERE {scope} AND deleted_at IS NOT NULL \
+             AND EXISTS (SELECT 1 FROM spaces s WHERE s.id = folders.space_id AND NOT s.deleting)"
+        );
+        let emptied = with_pool!(self, |pool, Db| {
+            let mut tx = Db::begin_write(pool).await?;
+            let files: Vec<(String, i64)> = sqlx::query_as(&trashed_files)
+                .bind(tenant_id)
+                .bind(space_id)
+                .fetch_all(&mut *tx)
+                .await?;
+            sqlx::query(&delete_files)
+                .bind(tenant_id)
+                .bind(space_id)
+                .execute(&mut *tx)
+                .await?;
+            // A trashed folder holds only trashed things, so no live row still points
+            // at a folder deleted here.
+            let folders = sqlx::query(&delete_folders)
+                .bind(tenant_id)
+                .bind(space_id)
+                .execute(&mut *tx)
+                .await?;
+            let freed: i64 = files.iter().map(|(_, counted)| counted).sum();
+            sqlx::query("UPDATE tenants SET bytes_used = bytes_used - $2 WHERE id = $1")
+                .bind(tenant_id)
+                .bind(freed)
+                .execute(&mut *tx)
+                .await?;
+            let keys: Vec<String> = files.iter().map(|(key, _)| key.clone()).collect();
+            for batch in keys.chunks(DELETE_BATCH) {
+                Db::enqueue(
+                    &mut tx,
+                    &JobKind::DeleteObjects {
+                        object_keys: batch.to_vec(),
+                    },
+                    now(),
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(TrashEmptied {
+                files: i64::try_from(files.len()).unwrap_or(i64::MAX),
+                folders: i64::try_from(folders.rows_affected()).unwrap_or(i64::MAX),
+            })
+        })?;
+        self.jobs_enqueued();
+        Ok(emptied)
+    }
+
+    /// Hides a space at once and leaves the erasing of everything in it to the worker.
+    pub async fn start_space_purge(&self, tenant_id: Uuid, space_id: Uuid) -> StoreResult<()> {
+        with_pool!(self, |pool, Db| {
+            let mut tx = Db::begin_write(pool).await?;
+            let marked = sqlx::query(
+                "UPDATE spaces SET deleting = true, updated_at = $3 WHERE id = $1 AND tenant_id = $2 AND NOT deleting",
+            )
+            .bind(space_id)
+            .bind(tenant_id)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+            if marked.rows_affected() == 0 {
+                return Err(StoreError::NotFound("space"));
+            }
+            Db::enqueue(&mut tx, &JobKind::PurgeSpace { space_id }, now()).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })?;
+        self.jobs_enqueued();
+        Ok(())
+    }
+
+    /// Erases up to `batch` files of a space being purged (and then its open uploads,
+    /// folders and the space itself), releasing quota and enqueueing the deletion of
+    /// the bytes. Returns `true` once the space is gone; call again until then.
+    pub async fn purge_space_step(&self, space_id: Uuid, batch: i64) -> StoreResult<bool> {
+        let done = with_pool!(self, |pool, Db| {
+            let mut tx = Db::begin_write(pool).await?;
+            let tenant: Option<Uuid> =
+                sqlx::query_scalar("SELECT tenant_id FROM spaces WHERE id = $1 AND deleting")
+                    .bind(space_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some(tenant_id) = tenant else {
+                return Ok(true);
+            };
+            let files: Vec<(Uuid, String, i64)> = sqlx::query_as(
+                "SELECT id, object_key, CASE WHEN scan_status = 'infected' THEN 0 ELSE size END \
+                 FROM files WHERE space_id = $1 LIMIT $2",
+            )
+            .bind(space_id)
+            .bind(batch)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut keys = Vec::with_capacity(files.len());
+            let mut freed = 0;
+            for (id, key, counted) in &files {
+                sqlx::query("DELETE FROM files WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                Db::publish(&mut tx, &Change::File(*id)).await?;
+                keys.push(key.clone());
+                freed += counted;
+            }
+            sqlx::query("UPDATE tenants SET bytes_used = bytes_used - $2 WHERE id = $1")
+                .bind(tenant_id)
+                .bind(freed)
+                .execute(&mut *tx)
+                .await?;
+            let finished = i64::try_from(files.len()).unwrap_or(i64::MAX) < batch;
+            if finished {
+                // Open uploads into the space: release their reservations and discard.
+                let open: Vec<(Uuid, String, Option<String>, i64)> = sqlx::query_as(
+                    "SELECT file_id, object_key, multipart_id, size FROM uploads WHERE space_id = $1 AND state = 'open'",
+                )
+                .bind(space_id)
+                .fetch_all(&mut *tx)
+                .await?;
+                let reserved: i64 = open.iter().map(|u| u.3).sum();
+                sqlx::query(
+                    "UPDATE tenants SET bytes_reserved = bytes_reserved - $2 WHERE id = $1",
+                )
+                .bind(tenant_id)
+                .bind(reserved)
+                .execute(&mut *tx)
+                .await?;
+                for (_, object_key, multipart_id, _) in open {
+                    Db::enqueue(
+                        &mut tx,
+                        &JobKind::DiscardUpload {
+                            object_key,
+                            multipart_id,
+                        },
+                        now(),
+                    )
+                    .await?;
+                }
+                sqlx::query("DELETE FROM uploads WHERE space_id = $1")
+                    .bind(space_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM folders WHERE space_id = $1")
+                    .bind(space_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM spaces WHERE id = $1")
+                    .bind(space_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for chunk in keys.chunks(DELETE_BATCH) {
+                Db::enqueue(
+                    &mut tx,
+                    &JobKind::DeleteObjects {
+                        object_keys: chunk.to_vec(),
+                    },
+                    now(),
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(finished)
+        })?;
+        self.jobs_enqueued();
+        Ok(done)
+    }
+
+    /// What the scanner needs to know about a file, or `None` if it is gone.
+    pub async fn scan_target(&self, file_id: Uuid) -> StoreResult<Option<ScanTarget>> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, tenant_id, object_key, size, sha256, mime, scan_status FROM files WHERE id = $1",
+            )
+            .bind(file_id)
+            .fetch_optional(pool)
+            .await
+        })?)
+    }
+
+    /// Records a verdict on a pending file; a file no longer pending is left alone, so
+    /// a repeated scan changes nothing. An infected file's bytes stop counting toward
+    /// the pool (the caller erases them; a job guarantees it). Returns whether the
+    /// verdict was recorded.
+    pub async fn record_scan(&self, file_id: Uuid, outcome: &ScanOutcome) -> StoreResult<bool> {
+        let status = match outcome.scan_status {
+            ScanStatus::Clean => FileStatus::Ready,
+            ScanStatus::Pending => return Ok(false),
+            ScanStatus::Infected | ScanStatus::Failed => FileStatus::Quarantined,
+        };
+        let recorded = with_pool!(self, |pool, Db| {
+            let mut tx = Db::begin_write(pool).await?;
+            let row: Option<(Uuid, String, i64)> = sqlx::query_as(
+                "UPDATE files SET scan_status = $2, status = $3, mime = COALESCE($4, mime), \
+                 sha256 = COALESCE($5, sha256), scanner = $6, scan_signature = $7, scanned_at = $8, updated_at = $8 \
+                 WHERE id = $1 AND scan_status = 'pending' RETURNING tenant_id, object_key, size",
+            )
+            .bind(file_id)
+            .bind(outcome.scan_status.as_str())
+            .bind(status.as_str())
+            .bind(&outcome.mime)
+            .bind(&outcome.sha256)
+            .bind(&outcome.scanner)
+            .bind(&outcome.signature)
+            .bind(now())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((tenant_id, object_key, size)) = row else {
+                return Ok(false);
+            };
+            if outcome.scan_status == ScanStatus::Infected {
+                sqlx::query("UPDATE tenants SET bytes_used = bytes_used - $2 WHERE id = $1")
+                    .bind(tenant_id)
+                    .bind(size)
+                    .execute(&mut *tx)
+                    .await?;
+                let erase = JobKind::DeleteObjects {
+                    object_keys: vec![object_key],
+                };
+                Db::enqueue(&mut tx, &erase, now() + chrono::TimeDelta::minutes(1)).await?;
+            }
+            Db::publish(&mut tx, &Change::File(file_id)).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(true)
+        })?;
+        self.jobs_enqueued();
+        Ok(recorded)
+    }
+}
+
+/// Bytes of a file that count toward the storage pool: all of them, unless its bytes
+/// were erased because it was infected.
+fn counts_toward_quota(file: &File) -> i64 {
+    if file.scan_status == ScanStatus::Infected {
+        0
+    } else {
+        file.size
+    }
+}

@@ -1,0 +1,225 @@
+//! The job queue: background work stored next to the data it concerns.
+//!
+//! Jobs are inserted in the same transaction as the change that needs them (see
+//! [`Dialect::enqueue`]), claimed with a lease (`FOR UPDATE SKIP LOCKED` on
+//! PostgreSQL; SQLite's single writer needs no skip), retried with backoff, and taken
+//! again when a worker dies mid-job and its lease lapses. Every job must be idempotent.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use fluidcloud_core::time::now;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::backend::{Dialect, Store};
+use crate::error::StoreResult;
+
+/// PostgreSQL channel on which enqueues wake the workers.
+pub(crate) const JOBS_CHANNEL: &str = "fluidcloud_jobs";
+
+/// Attempts before a job is given up on and kept as dead.
+pub const MAX_ATTEMPTS: i32 = 20;
+
+/// The work a job does. Stored as JSON; unknown kinds are kept dead, not dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JobKind {
+    /// Scan a pending file and record the verdict.
+    Scan { file_id: Uuid },
+    /// Abort a multipart upload (if any) and delete what an upload left in the store.
+    DiscardUpload {
+        object_key: String,
+        multipart_id: Option<String>,
+    },
+    /// Delete objects whose rows are gone.
+    DeleteObjects { object_keys: Vec<String> },
+    /// Erase a space marked `deleting` and everything in it.
+    PurgeSpace { space_id: Uuid },
+}
+
+impl JobKind {
+    /// A short name for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            JobKind::Scan { .. } => "scan",
+            JobKind::DiscardUpload { .. } => "discard_upload",
+            JobKind::DeleteObjects { .. } => "delete_objects",
+            JobKind::PurgeSpace { .. } => "purge_space",
+        }
+    }
+}
+
+/// A claimed job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: i64,
+    /// `Err` holds the raw payload of a job this build does not understand.
+    pub kind: Result<JobKind, String>,
+    /// Including this one.
+    pub attempts: i32,
+}
+
+#[derive(sqlx::FromRow)]
+struct JobRow {
+    id: i64,
+    payload: String,
+    attempts: i32,
+}
+
+/// Delay before retry number `attempts` (1-based): 2 s doubling to at most 10 min.
+pub fn backoff(attempts: i32) -> Duration {
+    let exponent = u32::try_from(attempts.clamp(1, 10) - 1).unwrap_or(0);
+    Duration::from_secs(2u64.saturating_mul(1 << exponent)).min(Duration::from_secs(600))
+}
+
+pub(crate) fn encode(kind: &JobKind) -> String {
+    serde_json::to_string(kind).expect("job kinds always serialize")
+}
+
+fn delta(duration: Duration) -> TimeDelta {
+    TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX)
+}
+
+impl Store {
+    /// Enqueues a job on its own (outside any other change).
+    pub async fn enqueue(&self, kind: &JobKind, run_at: DateTime<Utc>) -> StoreResult<()> {
+        with_pool!(self, |pool, Db| {
+            let mut tx = Db::begin_write(pool).await?;
+            Db::enqueue(&mut tx, kind, run_at).await?;
+            tx.commit().await?;
+            self.jobs_enqueued();
+            Ok(())
+        })
+    }
+
+    /// Claims the next due job for `lease`, or `None` when nothing is due.
+    pub async fn claim_job(&self, lease: Duration) -> StoreResult<Option<Job>> {
+        let at = now();
+        let row: Option<JobRow> = with_pool!(self, |pool, Db| {
+            let sql = format!(
+                "UPDATE jobs SET locked_until = $1, attempts = attempts + 1 \
+                 WHERE id = (SELECT id FROM jobs WHERE NOT dead AND run_at <= $2 \
+                   AND (locked_until IS NULL OR locked_until < $2) \
+                   ORDER BY run_at, id LIMIT 1{}) \
+                 RETURNING id, payload, attempts",
+                Db::SKIP_LOCKED
+            );
+            sqlx::query_as(&sql)
+                .bind(at + delta(lease))
+                .bind(at)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(row.map(|row| Job {
+            id: row.id,
+            kind: serde_json::from_str(&row.payload).map_err(|_| row.payload),
+            attempts: row.attempts,
+        }))
+    }
+
+    /// Keeps a running job's lease from lapsing.
+    pub async fn extend_lease(&self, job_id: i64, lease: Duration) -> StoreResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query("UPDATE jobs SET locked_until = $2 WHERE id = $1")
+                .bind(job_id)
+                .bind(now() + delta(lease))
+                .execute(pool)
+                .await
+                .map(drop)
+        })?;
+        Ok(())
+    }
+
+    /// Removes a finished job.
+    pub async fn finish_job(&self, job_id: i64) -> StoreResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM jobs WHERE id = $1")
+                .bind(job_id)
+                .execute(pool)
+                .await
+                .map(drop)
+        })?;
+        Ok(())
+    }
+
+    /// Schedules another attempt after a failure, or marks the job dead once it has
+    /// used [`MAX_ATTEMPTS`]. Returns whether it will run again.
+    pub async fn fail_job(&self, job: &Job, error: &str) -> StoreResult<bool> {
+        let retry = job.attempts < MAX_ATTEMPTS && job.kind.is_ok();
+        let run_at = now() + delta(backoff(job.attempts));
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE jobs SET locked_until = NULL, last_error = $2, run_at = $3, dead = $4 WHERE id = $1",
+            )
+            .bind(job.id)
+            .bind(error)
+            .bind(run_at)
+            .bind(!retry)
+            .execute(pool)
+            .await
+            .map(drop)
+        })?;
+        Ok(retry)
+    }
+
+    /// Jobs waiting or running (dead ones excluded).
+    pub async fn queue_depth(&self) -> StoreResult<i64> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE NOT dead")
+                .fetch_one(pool)
+                .await
+        })?)
+    }
+
+    /// The jobs of a kind that are waiting, for tests and the operator.
+    pub async fn pending_jobs(&self) -> StoreResult<Vec<JobKind>> {
+        let payloads: Vec<String> = with_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT payload FROM jobs WHERE NOT dead ORDER BY id")
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(payloads
+            .iter()
+            .filter_map(|p| serde_json::from_str(p).ok())
+            .collect())
+    }
+
+    /// Wakes this process's workers after an enqueue committed. Other processes hear
+    /// of it through `NOTIFY` (PostgreSQL) or their polling.
+    pub(crate) fn jobs_enqueued(&self) {
+        // `notify_one` keeps a permit when nobody waits yet, so a worker that is busy
+        // claiming right now still sees the wake-up on its next wait.
+        self.feed.jobs.notify_one();
+    }
+
+    /// Completes when jobs may have been enqueued (by this process, or by any process
+    /// on PostgreSQL). Workers also poll, so a missed wake-up only delays work.
+    pub async fn jobs_wakeup(&self) {
+        self.feed.jobs.notified().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff(1), Duration::from_secs(2));
+        assert_eq!(backoff(2), Duration::from_secs(4));
+        assert_eq!(backoff(5), Duration::from_secs(32));
+        assert_eq!(backoff(20), Duration::from_secs(600));
+    }
+
+    #[test]
+    fn kinds_round_trip_as_json() {
+        let kind = JobKind::DiscardUpload {
+            object_key: "t/x".into(),
+            multipart_id: Some("m".into()),
+        };
+        let json = encode(&kind);
+        assert!(json.contains("\"kind\":\"discard_upload\""));
+        assert_eq!(serde_json::from_str::<JobKind>(&json).unwrap(), kind);
+    }
+}

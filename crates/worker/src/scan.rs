@@ -1,0 +1,178 @@
+//! The scan of one file: stream its bytes once through the hasher, the type sniffer
+//! and the scanner, then record the verdict. Used by the worker's scan jobs and by the
+//! API for small files, so `complete` can answer with a verdict.
+
+use fluidcloud_core::model::ScanStatus;
+use fluidcloud_db::ScanOutcome;
+use fluidcloud_scan::mime::{self, SNIFF_LEN};
+use fluidcloud_scan::{ScanError, Verdict};
+use fluidcloud_storage::StorageError;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::JobContext;
+
+/// How a scan attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScanRun {
+    /// A verdict was recorded.
+    Recorded(ScanStatus),
+    /// The file is gone or already has a verdict.
+    NotPending,
+    /// No verdict now (scanner or store unreachable); the file stays pending.
+    Retry(String),
+}
+
+/// Scans a pending file. With `last_attempt`, an unreachable scanner fails the file
+/// instead of postponing again.
+pub async fn scan_file(
+    context: &JobContext,
+    file_id: Uuid,
+    last_attempt: bool,
+) -> anyhow::Result<ScanRun> {
+    let Some(target) = context.store.scan_target(file_id).await? else {
+        return Ok(ScanRun::NotPending);
+    };
+    if target.scan_status != ScanStatus::Pending {
+        return Ok(ScanRun::NotPending);
+    }
+    let scanner_name = match context.scanner.version().await {
+        Ok(version) => version,
+        Err(err) => return postpone_or_fail(context, file_id, "unknown", err, last_attempt).await,
+    };
+    let fail = |reason: String| ScanOutcome {
+        scan_status: ScanStatus::Failed,
+        mime: None,
+        sha256: None,
+        scanner: scanner_name.clone(),
+        signature: Some(reason),
+    };
+    if u64::try_from(target.size).unwrap_or(u64::MAX) > context.scan.max_bytes {
+        let reason = format!(
+            "too large to scan ({} bytes; limit {})",
+            target.size, context.scan.max_bytes
+        );
+        return record(context, file_id, &fail(reason)).await;
+    }
+    let mut session = match context.scanner.start().await {
+        Ok(session) => session,
+        Err(err) => {
+            return postpone_or_fail(context, file_id, &scanner_name, err, last_attempt).await;
+        }
+    };
+    let mut object = match context.objects.get(&target.object_key, None).await {
+        Ok(object) => object,
+        Err(StorageError::NotFound) => {
+            return record(
+                context,
+                file_id,
+                &fail("the stored object is missing".into()),
+            )
+            .await;
+        }
+        Err(err) => return Ok(ScanRun::Retry(err.to_string())),
+    };
+    let mut hasher = Sha256::new();
+    let mut prefix = Vec::with_capacity(SNIFF_LEN);
+    let mut read: u64 = 0;
+    while let Some(chunk) = object.body.next().await {
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(err) => return Ok(ScanRun::Retry(format!("reading the object: {err}"))),
+        };
+        read += chunk.len() as u64;
+        hasher.update(&chunk);
+        if prefix.len() < SNIFF_LEN {
+            let take = (SNIFF_LEN - prefix.len()).min(chunk.len());
+            prefix.extend_from_slice(&chunk[..take]);
+        }
+        if let Err(err) = session.feed(&chunk).await {
+            return postpone_or_fail(context, file_id, &scanner_name, err, last_attempt).await;
+        }
+    }
+    if read != u64::try_from(target.size).unwrap_or(0) {
+        return Ok(ScanRun::Retry(format!(
+            "read {read} of {} bytes",
+            target.size
+        )));
+    }
+    let digest: [u8; 32] = hasher.finalize().into();
+    let sha256 = hex::encode(digest);
+    let verdict = match session.finish(&digest).await {
+        Ok(verdict) => verdict,
+        Err(err) => {
+            return postpone_or_fail(context, file_id, &scanner_name, err, last_attempt).await;
+        }
+    };
+    let outcome = match verdict {
+        Verdict::Infected(signature) => ScanOutcome {
+            scan_status: ScanStatus::Infected,
+            mime: None,
+            sha256: Some(sha256),
+            scanner: scanner_name,
+            signature: Some(signature),
+        },
+        // Bytes that are not what the client hashed are not what it meant to store.
+        Verdict::Clean
+            if !target.sha256.is_empty() && !target.sha256.eq_ignore_ascii_case(&sha256) =>
+        {
+            fail(format!(
+                "sha256 mismatch: declared {}, stored bytes hash to {sha256}",
+                target.sha256
+            ))
+        }
+        Verdict::Clean => ScanOutcome {
+            scan_status: ScanStatus::Clean,
+            mime: Some(mime::detect(&prefix, &target.mime)),
+            sha256: Some(sha256),
+            scanner: scanner_name,
+            signature: None,
+        },
+    };
+    let run = record(context, file_id, &outcome).await?;
+    if outcome.scan_status == ScanStatus::Infected {
+        // Erase now; the job enqueued with the verdict guarantees it if this fails.
+        if let Err(err) = context.objects.delete(&target.object_key).await {
+            tracing::warn!(%file_id, error = %err, "could not erase infected bytes yet");
+        }
+    }
+    Ok(run)
+}
+
+async fn record(
+    context: &JobContext,
+    file_id: Uuid,
+    outcome: &ScanOutcome,
+) -> anyhow::Result<ScanRun> {
+    if context.store.record_scan(file_id, outcome).await? {
+        tracing::info!(%file_id, scan_status = outcome.scan_status.as_str(), scanner = outcome.scanner,
+            signature = outcome.signature.as_deref().unwrap_or(""), "scan verdict recorded");
+        Ok(ScanRun::Recorded(outcome.scan_status))
+    } else {
+        Ok(ScanRun::NotPending)
+    }
+}
+
+/// An unreachable scanner postpones the scan (the file stays pending, never clean); a
+/// scanner that answered without a verdict fails the file.
+async fn postpone_or_fail(
+    context: &JobContext,
+    file_id: Uuid,
+    scanner: &str,
+    err: ScanError,
+    last_attempt: bool,
+) -> anyhow::Result<ScanRun> {
+    match err {
+        ScanError::Unavailable(reason) if !last_attempt => Ok(ScanRun::Retry(reason)),
+        ScanError::Unavailable(reason) | ScanError::Failed(reason) => {
+            let outcome = ScanOutcome {
+                scan_status: ScanStatus::Failed,
+                mime: None,
+                sha256: None,
+                scanner: scanner.to_owned(),
+                signature: Some(reason),
+            };
+            record(context, file_id, &outcome).await
+        }
+    }
+}
