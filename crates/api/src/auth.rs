@@ -166,6 +166,7 @@ scope_markers! {
     FoldersWrite => Some(Scope::FoldersWrite),
     FilesRead => Some(Scope::FilesRead),
     FilesWrite => Some(Scope::FilesWrite),
+    QuotaRead => Some(Scope::QuotaRead),
 }
 
 /// An authenticated request whose tenant may use the API and whose key holds `S`.

@@ -48,9 +48,6 @@ pub enum ApiError {
     /// 422: malformed JSON, wrong types, out-of-range values; names the field.
     #[error("{0}")]
     Unprocessable(String),
-    /// 501: a route this build does not serve yet.
-    #[error("{0}")]
-    NotImplemented(&'static str),
     /// 503: a dependency is unreachable right now; retrying later may work.
     #[error("{0}")]
     Unavailable(&'static str),
@@ -72,7 +69,6 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod import;
 pub mod openapi;
 pub mod request_id;
 mod routes;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub jobs: JobContext,
     /// Signs download URLs and share tokens.
     pub signer: Signer,
+    /// Fetches `import-url` sources, refusing private addresses.
+    pub importer: import::Importer,
 }
 
 impl AppState {
@@ -55,12 +58,14 @@ impl AppState {
         tokio::spawn(Arc::clone(&keys).follow_changes());
         let jobs = JobContext::from_settings(store.clone(), &settings)?;
         let signer = Signer::new(&settings.signing)?;
+        let importer = import::Importer::new(&settings.import)?;
         Ok(AppState {
             store,
             keys,
             settings,
             jobs,
             signer,
+            importer,
         })
     }
 }

@@ -7,7 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::routes::{files, folders, gdpr, me, spaces, uploads};
+use crate::routes::{files, folders, gdpr, me, quota, spaces, uploads};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +24,7 @@ use crate::routes::{files, folders, gdpr, me, spaces, uploads};
         (name = "uploads", description = "Presigned direct-to-store uploads"),
         (name = "files", description = "Files, Trash, and the owner's download URLs"),
         (name = "gdpr", description = "Permanent deletion"),
+        (name = "quota", description = "Usage and limits"),
     )
 )]
 struct ApiDoc;
@@ -61,6 +62,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(folders::folder_stats))
         .routes(routes!(uploads::initiate))
         .routes(routes!(uploads::complete))
+        .routes(routes!(uploads::import_url))
         .routes(routes!(files::list_files))
         .routes(routes!(files::resolve_file))
         .routes(routes!(
@@ -73,6 +75,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(files::preview_url))
         .routes(routes!(gdpr::purge_file))
         .routes(routes!(gdpr::empty_trash))
+        .routes(routes!(quota::quota))
         .route("/openapi.json", axum::routing::get(serve_document));
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }

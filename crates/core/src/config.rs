@@ -75,6 +75,8 @@ pub struct ScanSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ImportSettings {
     pub allow_private_networks: bool,
+    /// CIDR blocks (`10.1.2.0/24`, `fd00::/8`) allowed even when private networks are not.
+    pub allowed_networks: Vec<String>,
     pub timeout_secs: u64,
     pub max_bytes: u64,
     pub max_redirects: usize,

@@ -611,3 +611,64 @@ fn counts_toward_quota(file: &File) -> i64 {
         file.size
     }
 }
+
+/// A tenant's usage and limits (SPEC §4, Quota).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Quota {
+    /// Bytes of completed files not yet purged (trashed files count, erased infected
+    /// files do not).
+    pub bytes_used: i64,
+    pub bytes_limit: i64,
+    /// Bytes declared by uploads still open (ours): they count against the limit too.
+    pub bytes_reserved: i64,
+    /// Live expiring share links.
+    pub links_used: i64,
+    pub links_limit: i64,
+    pub by_app: Vec<AppUsage>,
+}
+
+/// One app namespace's share of the pool.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct AppUsage {
+    pub app: String,
+    pub bytes: i64,
+    pub files: i64,
+}
+
+impl Store {
+    /// The tenant's usage and limits, consistent with every committed change.
+    pub async fn quota(&self, tenant_id: Uuid) -> StoreResult<Quota> {
+        let (bytes_used, bytes_limit, bytes_reserved, links_limit, by_app) = with_pool!(
+            self,
+            |pool| {
+                let mut tx = pool.begin().await?;
+                let tenant: Option<(i64, i64, i64, i64)> = sqlx::query_as(
+                "SELECT bytes_used, bytes_limit, bytes_reserved, links_limit FROM tenants WHERE id = $1",
+            )
+            .bind(tenant_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+                let by_app: Vec<AppUsage> = sqlx::query_as(
+                "SELECT source_app AS app, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes, COUNT(*) AS files \
+                 FROM files WHERE tenant_id = $1 AND scan_status <> 'infected' \
+                 GROUP BY source_app ORDER BY source_app",
+            )
+            .bind(tenant_id)
+            .fetch_all(&mut *tx)
+            .await?;
+                tx.commit().await?;
+                let (used, limit, reserved, links_limit) =
+                    tenant.ok_or(StoreError::NotFound("tenant"))?;
+                Ok::<_, StoreError>((used, limit, reserved, links_limit, by_app))
+            }
+        )?;
+        Ok(Quota {
+            bytes_used,
+            bytes_limit,
+            bytes_reserved,
+            links_used: 0,
+            links_limit,
+            by_app,
+        })
+    }
+}

@@ -163,6 +163,34 @@ impl Store {
         Ok(retry)
     }
 
+    /// Makes a waiting job due now, e.g. the safety-net scan of a file whose inline
+    /// scan could not reach a verdict.
+    pub async fn expedite(&self, kind: &JobKind) -> StoreResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query("UPDATE jobs SET run_at = $2 WHERE payload = $1 AND NOT dead AND locked_until IS NULL")
+                .bind(encode(kind))
+                .bind(now())
+                .execute(pool)
+                .await
+                .map(drop)
+        })?;
+        self.jobs_enqueued();
+        Ok(())
+    }
+
+    /// Attempts so far and the last error of a queued job (dead ones included), for
+    /// operators and tests.
+    pub async fn job_state(&self, kind: &JobKind) -> StoreResult<Option<(i32, Option<String>)>> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT attempts, last_error FROM jobs WHERE payload = $1 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(encode(kind))
+            .fetch_optional(pool)
+            .await
+        })?)
+    }
+
     /// Jobs waiting or running (dead ones excluded).
     pub async fn queue_depth(&self) -> StoreResult<i64> {
         Ok(with_pool!(self, |pool| {

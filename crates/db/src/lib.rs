@@ -21,7 +21,9 @@ mod uploads;
 pub use backend::{BackendKind, ConnectOptions, Store, redact};
 pub use changes::{Change, ChangeFeed};
 pub use error::{QuotaExceeded, StoreError, StoreResult};
-pub use files::{FileFilter, FileUpdate, Purged, ScanOutcome, ScanTarget, TrashEmptied};
+pub use files::{
+    AppUsage, FileFilter, FileUpdate, Purged, Quota, ScanOutcome, ScanTarget, TrashEmptied,
+};
 pub use folders::FolderUpdate;
 pub use tenants::{Authenticated, NewApiKey, NewTenant, TenantUpdate};
 pub use uploads::{Completed, Completion, NewUpload, Upload, object_key};

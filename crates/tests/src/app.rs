@@ -69,6 +69,22 @@ impl TestApp {
 
     /// Spawns with adjusted settings.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let app = Self::spawn_without_worker(adjust).await;
+        app.start_worker();
+        app
+    }
+
+    /// Runs one more worker for this app (the way a `fluidcloud-worker` process would).
+    pub fn start_worker(&self) {
+        tokio::spawn(fluidcloud_worker::run(
+            self.jobs.clone(),
+            self.settings.worker.clone(),
+            std::future::pending(),
+        ));
+    }
+
+    /// Spawns the API only: jobs wait until [`TestApp::start_worker`].
+    pub async fn spawn_without_worker(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let db = TestDb::new().await;
         let objects = TestObjects::new().await;
         let mut settings = test_settings(&db.url, &objects);
@@ -76,11 +92,6 @@ impl TestApp {
         let settings = Arc::new(settings);
         let (state, base_url) = Self::serve_api(&db, &settings).await;
         let jobs = state.jobs.clone();
-        tokio::spawn(fluidcloud_worker::run(
-            jobs.clone(),
-            settings.worker.clone(),
-            std::future::pending(),
-        ));
         TestApp {
             db,
             objects,

@@ -1,9 +1,14 @@
-//! The `/api/v1` edge and the spaces and folders endpoints, over real HTTP, on SQLite
-//! (and on PostgreSQL when `FLUIDCLOUD_TEST_DATABASE_URL` is set).
+//! The `/api/v1` service over real HTTP: the edge, spaces, folders, uploads, files and
+//! scanning, on the embedded default (or on PostgreSQL, a real S3 store and clamd when
+//! the `FLUIDCLOUD_TEST_*` variables name them).
 
 mod api {
     mod auth;
+    mod files;
     mod folders;
+    mod import;
     mod matrices;
+    mod scanning;
     mod spaces;
+    mod uploads;
 }

@@ -5,6 +5,7 @@ pub mod folders;
 pub mod gdpr;
 pub mod health;
 pub mod me;
+pub mod quota;
 pub mod spaces;
 pub mod uploads;
 

@@ -111,22 +111,31 @@ pub async fn rename_space(
     delete, path = "/spaces/{id}", tag = "spaces",
     params(("id" = Uuid, Path), DeleteParams),
     security(("api_key" = ["spaces:write"]), ("bearer" = ["spaces:write"])),
-    responses((status = 200, body = SpaceDeleted), (status = 404), (status = 409))
+    responses(
+        (status = 200, body = SpaceDeleted),
+        (status = 202, body = SpaceDeleted),
+        (status = 404),
+        (status = 409)
+    )
 )]
 pub async fn delete_space(
     auth: Authorized<SpacesWrite>,
     State(state): State<AppState>,
     PathId(id): PathId,
     Query(params): Query<DeleteParams>,
-) -> Result<axum::Json<SpaceDeleted>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     if params.purge == Some(true) {
-        return Err(ApiError::NotImplemented(
-            "purging a space arrives with uploads",
-        ));
+        state.store.start_space_purge(auth.tenant_id(), id).await?;
+        let deleting = SpaceDeleted {
+            id,
+            status: "deleting",
+        };
+        return Ok((StatusCode::ACCEPTED, axum::Json(deleting)));
     }
     state.store.delete_space(auth.tenant_id(), id).await?;
-    Ok(axum::Json(SpaceDeleted {
+    let deleted = SpaceDeleted {
         id,
         status: "deleted",
-    }))
+    };
+    Ok((StatusCode::OK, axum::Json(deleted)))
 }

@@ -11,8 +11,9 @@ use fluidcloud_core::names::{
     DEFAULT_APP, validate_app_name, validate_client_key, validate_content_type, validate_entry_name,
 };
 use fluidcloud_core::time::now;
+use fluidcloud_db::jobs::JobKind;
 use fluidcloud_db::{Completed, Completion, NewUpload, Upload};
-use fluidcloud_worker::scan::scan_file;
+use fluidcloud_worker::scan::{ScanRun, scan_file};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -381,15 +382,153 @@ pub async fn complete(
         }
     };
     if inline {
-        match scan_file(&state.jobs, file.id, false).await {
-            Ok(run) => tracing::debug!(file_id = %file.id, ?run, "inline scan"),
-            Err(err) => {
-                tracing::warn!(file_id = %file.id, error = %err, "inline scan failed; the worker will retry")
-            }
-        }
+        scan_inline(&state, file.id).await?;
     }
     let file = state.store.file(tenant, file.id).await?;
     Ok((StatusCode::CREATED, axum::Json(file)).into_response())
+}
+
+/// Scans a just-completed file before answering. Without a verdict (scanner or store
+/// unreachable) the file stays pending and its scan job is made due at once.
+async fn scan_inline(state: &AppState, file_id: Uuid) -> Result<(), ApiError> {
+    let verdict = match scan_file(&state.jobs, file_id, false).await {
+        Ok(ScanRun::Retry(reason)) => Err(reason),
+        Ok(_) => Ok(()),
+        Err(err) => Err(format!("{err:#}")),
+    };
+    if let Err(reason) = verdict {
+        tracing::warn!(%file_id, reason, "no verdict inline; the worker will retry");
+        state.store.expedite(&JobKind::Scan { file_id }).await?;
+    }
+    Ok(())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ImportUrl {
+    /// An http or https URL on the public internet.
+    pub url: String,
+    pub space_id: Uuid,
+    pub folder_id: Option<Uuid>,
+    /// Defaults to the last segment of the URL's path, else `download`.
+    pub original_name: Option<String>,
+    pub client_key: Option<String>,
+    pub app: Option<String>,
+}
+
+/// Fetches a file from a URL into storage and scans it like an upload. Private,
+/// loopback, link-local and metadata addresses are refused (also behind redirects).
+#[utoipa::path(
+    post, path = "/uploads/import-url", tag = "uploads", request_body = ImportUrl,
+    security(("api_key" = ["files:write"]), ("bearer" = ["files:write"])),
+    responses((status = 201, body = File), (status = 400), (status = 402), (status = 404), (status = 413), (status = 422))
+)]
+pub async fn import_url(
+    auth: Authorized<FilesWrite>,
+    State(state): State<AppState>,
+    Json(body): Json<ImportUrl>,
+) -> Result<impl IntoResponse, ApiError> {
+    let tenant = auth.tenant_id();
+    if let Some(name) = &body.original_name {
+        validate_entry_name(name)?;
+    }
+    if let Some(client_key) = &body.client_key {
+        validate_client_key(client_key)
+            .map_err(|e| ApiError::BadRequest(format!("client_key: {e}")))?;
+    }
+    let app = body.app.as_deref().unwrap_or(DEFAULT_APP);
+    validate_app_name(app)?;
+    // Fail fast on a wrong target, before fetching anything.
+    state.store.space(tenant, body.space_id).await?;
+    if let Some(folder_id) = body.folder_id {
+        state.store.folder(tenant, folder_id).await?;
+    }
+    let plan_limit = u64::try_from(auth.plan().max_file_size).ok();
+    let max_bytes = [
+        Some(state.settings.import.max_bytes),
+        Some(state.settings.uploads.max_file_bytes),
+        plan_limit,
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    .unwrap_or(0);
+    let fetched = state
+        .importer
+        .fetch(&body.url, max_bytes)
+        .await
+        .map_err(|err| match err {
+            crate::import::ImportError::TooLarge(_) => ApiError::PayloadTooLarge(err.to_string()),
+            crate::import::ImportError::Local(io) => ApiError::Internal(io.into()),
+            other => ApiError::BadRequest(other.to_string()),
+        })?;
+    let name = body
+        .original_name
+        .clone()
+        .or(fetched.name_hint.clone())
+        .unwrap_or_else(|| "download".into());
+    let content_type = fetched
+        .content_type
+        .clone()
+        .filter(|t| validate_content_type(t).is_ok())
+        .unwrap_or_else(|| "application/octet-stream".into());
+    let size = i64::try_from(fetched.size)
+        .map_err(|_| ApiError::PayloadTooLarge("file too large".into()))?;
+    let expiry = chrono::TimeDelta::seconds(
+        i64::try_from(state.settings.uploads.expiry_secs).unwrap_or(86_400),
+    );
+    let upload = state
+        .store
+        .initiate_upload(&NewUpload {
+            tenant_id: tenant,
+            space_id: body.space_id,
+            folder_id: body.folder_id,
+            original_name: name.clone(),
+            content_type: content_type.clone(),
+            size,
+            source_app: app.to_owned(),
+            part_size: None,
+            created_by: auth.key().id,
+            expires_at: now() + expiry,
+        })
+        .await?;
+    let bytes = aws_smithy_types::byte_stream::ByteStream::from_path(&fetched.file).await;
+    let stored = match bytes {
+        Ok(bytes) => state
+            .jobs
+            .objects
+            .put(&upload.object_key, &content_type, bytes, fetched.size)
+            .await
+            .map_err(ApiError::from),
+        Err(err) => Err(ApiError::Internal(err.into())),
+    };
+    if let Err(err) = stored {
+        state.store.reject_upload(&upload).await?;
+        return Err(err);
+    }
+    let inline = fetched.size <= state.settings.scan.inline_max_bytes;
+    let completion = Completion {
+        fingerprint: format!("import-url:{}", fetched.sha256),
+        original_name: name,
+        mime: content_type,
+        sha256: fetched.sha256.clone(),
+        client_key: body.client_key.clone(),
+        scan_at: now()
+            + if inline {
+                chrono::TimeDelta::minutes(2)
+            } else {
+                chrono::TimeDelta::zero()
+            },
+    };
+    let Completed::Created(file) = state.store.complete_upload(&upload, &completion).await? else {
+        return Err(ApiError::Conflict(
+            "the import was interrupted; try again".into(),
+        ));
+    };
+    if inline {
+        scan_inline(&state, file.id).await?;
+    }
+    let file = state.store.file(tenant, file.id).await?;
+    Ok((StatusCode::CREATED, axum::Json(file)))
 }
 
 /// The answer to a `complete` for an upload already completed.

@@ -32,6 +32,7 @@ const SPEC_ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("GET", "/api/v1/folders/{id}/stats", Some("folders:read")),
     ("POST", "/api/v1/uploads/initiate", Some("files:write")),
     ("POST", "/api/v1/uploads/complete", Some("files:write")),
+    ("POST", "/api/v1/uploads/import-url", Some("files:write")),
     ("GET", "/api/v1/files", Some("files:read")),
     ("GET", "/api/v1/files/resolve", Some("files:read")),
     ("GET", "/api/v1/files/{id}", Some("files:read")),
@@ -42,6 +43,7 @@ const SPEC_ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("GET", "/api/v1/files/{id}/preview", Some("files:read")),
     ("DELETE", "/api/v1/gdpr/files/{id}", Some("files:write")),
     ("DELETE", "/api/v1/gdpr/trash", Some("files:write")),
+    ("GET", "/api/v1/quota", Some("quota:read")),
 ];
 
 /// One route as the OpenAPI document describes it.
