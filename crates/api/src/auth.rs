@@ -5,11 +5,9 @@
 //! evicted by the store's change feed the moment a key is created or revoked or a plan
 //! changes, on every instance; while the feed is down the cache is bypassed.
 
-use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
@@ -17,37 +15,24 @@ use axum::http::request::Parts;
 use fluidcloud_core::Scope;
 use fluidcloud_core::api_key::{KeyDigest, PresentedKey};
 use fluidcloud_core::model::{ApiKey, Plan};
+use fluidcloud_db::cache::LookupCache;
 use fluidcloud_db::{Authenticated, Change, Store};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::AppState;
 use crate::error::ApiError;
 
-/// Cached outcome of looking up one key digest: the key, or a miss.
-struct CacheEntry {
-    value: Option<Arc<Authenticated>>,
-    expires: Instant,
-}
-
 /// Digest → key lookups, shared by every request of one process.
 pub struct KeyCache {
     store: Store,
-    ttl: Duration,
-    max_entries: usize,
-    entries: std::sync::RwLock<HashMap<KeyDigest, CacheEntry>>,
-    /// Bumped by every eviction. A lookup that raced an eviction does not cache its
-    /// (possibly stale) answer.
-    generation: AtomicU64,
+    lookups: LookupCache<KeyDigest, Authenticated>,
 }
 
 impl KeyCache {
     pub fn new(store: Store, ttl: Duration, max_entries: usize) -> Arc<Self> {
         Arc::new(KeyCache {
+            lookups: LookupCache::new(store.clone(), ttl, max_entries),
             store,
-            ttl,
-            max_entries,
-            entries: std::sync::RwLock::new(HashMap::new()),
-            generation: AtomicU64::new(0),
         })
     }
 
@@ -57,58 +42,25 @@ impl KeyCache {
         let mut changes = self.store.subscribe();
         loop {
             match changes.recv().await {
-                Ok(Change::ApiKey(digest)) => self.evict(|d, _| *d == KeyDigest(digest)),
-                Ok(Change::Tenant(tenant)) => self.evict(|_, entry| {
-                    entry
-                        .value
-                        .as_ref()
-                        .is_some_and(|a| a.key.tenant_id == tenant)
-                }),
-                Ok(Change::All) | Err(RecvError::Lagged(_)) => self.evict(|_, _| true),
-                // Files are not cached here.
-                Ok(Change::File(_)) => {}
+                Ok(Change::ApiKey(digest)) => self.lookups.evict(|d, _| *d == KeyDigest(digest)),
+                Ok(Change::Tenant(tenant)) => {
+                    self.lookups
+                        .evict(|_, auth| auth.is_some_and(|a| a.key.tenant_id == tenant));
+                }
+                Ok(Change::All) | Err(RecvError::Lagged(_)) => self.lookups.clear(),
+                // Files and links are not cached here.
+                Ok(Change::File(_) | Change::Share(_)) => {}
                 Err(RecvError::Closed) => return,
             }
         }
     }
 
-    fn evict(&self, doomed: impl Fn(&KeyDigest, &CacheEntry) -> bool) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        entries.retain(|digest, entry| !doomed(digest, entry));
-    }
-
     /// The live key behind `digest`, from the cache when it can be trusted.
     pub async fn lookup(&self, digest: KeyDigest) -> Result<Option<Arc<Authenticated>>, ApiError> {
-        let trusted = self.store.change_feed_is_live();
-        if trusted {
-            let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(entry) = entries.get(&digest)
-                && entry.expires > Instant::now()
-            {
-                return Ok(entry.value.clone());
-            }
-        }
-        let generation = self.generation.load(Ordering::SeqCst);
-        let value = self.store.authenticate(&digest).await?.map(Arc::new);
-        if trusted && self.generation.load(Ordering::SeqCst) == generation {
-            let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-            if entries.len() >= self.max_entries {
-                let now = Instant::now();
-                entries.retain(|_, entry| entry.expires > now);
-                if entries.len() >= self.max_entries {
-                    entries.clear();
-                }
-            }
-            entries.insert(
-                digest,
-                CacheEntry {
-                    value: value.clone(),
-                    expires: Instant::now() + self.ttl,
-                },
-            );
-        }
-        Ok(value)
+        Ok(self
+            .lookups
+            .get_or_load(digest, self.store.authenticate(&digest))
+            .await?)
     }
 }
 
@@ -166,6 +118,8 @@ scope_markers! {
     FoldersWrite => Some(Scope::FoldersWrite),
     FilesRead => Some(Scope::FilesRead),
     FilesWrite => Some(Scope::FilesWrite),
+    SharesRead => Some(Scope::SharesRead),
+    SharesWrite => Some(Scope::SharesWrite),
     QuotaRead => Some(Scope::QuotaRead),
 }
 

@@ -7,7 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::routes::{files, folders, gdpr, me, quota, spaces, uploads};
+use crate::routes::{files, folders, gdpr, me, quota, shares, spaces, uploads};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +24,7 @@ use crate::routes::{files, folders, gdpr, me, quota, spaces, uploads};
         (name = "uploads", description = "Presigned direct-to-store uploads"),
         (name = "files", description = "Files, Trash, and the owner's download URLs"),
         (name = "gdpr", description = "Permanent deletion"),
+        (name = "shares", description = "Raw links"),
         (name = "quota", description = "Usage and limits"),
     )
 )]
@@ -75,6 +76,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(files::preview_url))
         .routes(routes!(gdpr::purge_file))
         .routes(routes!(gdpr::empty_trash))
+        .routes(routes!(shares::create_share, shares::list_shares))
+        .routes(routes!(shares::revoke_share))
         .routes(routes!(quota::quota))
         .route("/openapi.json", axum::routing::get(serve_document));
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)

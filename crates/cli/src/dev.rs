@@ -80,9 +80,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         settings.worker.clone(),
         until_stopped(),
     ));
-    let files = fluidcloud_files::router(fluidcloud_files::FilesState {
-        store: store.clone(),
-    });
+    let files =
+        fluidcloud_files::FilesState::new(store.clone(), state.jobs.objects.clone(), &settings)?;
     tasks.spawn(fluidcloud_api::serve(
         api_listener,
         fluidcloud_api::router(state),

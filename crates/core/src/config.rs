@@ -125,6 +125,13 @@ pub struct FilesSettings {
     /// Origin of the files server as clients reach it, e.g. `https://files.example.com`.
     pub public_url: String,
     pub download_url_ttl_secs: u64,
+    pub cache_bytes: u64,
+    pub cache_max_object_bytes: u64,
+    pub lookup_cache_ttl_secs: u64,
+    pub lookup_cache_max_entries: usize,
+    pub password_cache_secs: u64,
+    /// Extra content types always served as attachments.
+    pub active_types: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

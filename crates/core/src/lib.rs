@@ -9,6 +9,7 @@ pub mod config;
 pub mod model;
 pub mod names;
 pub mod paging;
+pub mod passwords;
 pub mod runtime;
 pub mod scope;
 pub mod signing;

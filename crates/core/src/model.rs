@@ -222,3 +222,41 @@ impl Keyed for File {
         }
     }
 }
+
+/// How a share link serves the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Permission {
+    /// Inline (active types still download).
+    View,
+    /// As an attachment.
+    Download,
+}
+
+text_enum!(Permission { View => "view", Download => "download" });
+
+/// A share link as listed (SPEC §4). The token is never part of it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct Share {
+    pub id: Uuid,
+    pub file_id: Uuid,
+    pub permission: Permission,
+    /// `null` for a permanent link.
+    pub expires_at: Option<DateTime<Utc>>,
+    pub max_downloads: Option<i64>,
+    /// GET responses that started at byte 0.
+    pub download_count: i64,
+    pub revoked: bool,
+    pub has_password: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Keyed for Share {
+    fn cursor(&self) -> Cursor {
+        Cursor {
+            created_at: self.created_at,
+            id: self.id,
+        }
+    }
+}

@@ -39,6 +39,8 @@ pub enum Change {
     /// A file was trashed, restored, purged or given a verdict: raw-link caches must
     /// look again before serving it.
     File(Uuid),
+    /// A share link was revoked.
+    Share(Uuid),
 }
 
 impl Change {
@@ -48,6 +50,7 @@ impl Change {
             Change::ApiKey(digest) => format!("key:{}", hex::encode(digest)),
             Change::Tenant(id) => format!("tenant:{id}"),
             Change::File(id) => format!("file:{id}"),
+            Change::Share(id) => format!("share:{id}"),
         }
     }
 
@@ -62,6 +65,7 @@ impl Change {
             }
             "tenant" => value.parse().ok().map(Change::Tenant),
             "file" => value.parse().ok().map(Change::File),
+            "share" => value.parse().ok().map(Change::Share),
             _ => None,
         }
     }

@@ -317,7 +317,14 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
             let file = file.ok_or(StoreError::NotFound("file"))?;
-            let shares_revoked = 0;
+            // The links go with the file; the File change below makes every raw-link
+            // server drop them before this call returns.
+            let shares_revoked = sqlx::query("DELETE FROM shares WHERE file_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            let shares_revoked = i64::try_from(shares_revoked).unwrap_or(i64::MAX);
             sqlx::query("DELETE FROM files WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)
@@ -666,7 +673,7 @@ impl Store {
             bytes_used,
             bytes_limit,
             bytes_reserved,
-            links_used: 0,
+            links_used: self.links_used(tenant_id).await?,
             links_limit,
             by_app,
         })

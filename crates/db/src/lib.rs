@@ -8,12 +8,14 @@
 
 #[macro_use]
 mod backend;
+pub mod cache;
 pub mod changes;
 mod error;
 mod files;
 mod folders;
 pub mod jobs;
 mod migrations;
+mod shares;
 mod spaces;
 mod tenants;
 mod uploads;
@@ -25,5 +27,6 @@ pub use files::{
     AppUsage, FileFilter, FileUpdate, Purged, Quota, ScanOutcome, ScanTarget, TrashEmptied,
 };
 pub use folders::FolderUpdate;
+pub use shares::{NewShare, ShareAccess};
 pub use tenants::{Authenticated, NewApiKey, NewTenant, TenantUpdate};
 pub use uploads::{Completed, Completion, NewUpload, Upload, object_key};

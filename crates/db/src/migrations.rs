@@ -26,11 +26,13 @@ macro_rules! migrations {
 const POSTGRES: &[Embedded] = migrations!("postgres":
     1 "0001_foundation",
     2 "0002_uploads_and_jobs",
+    3 "0003_shares",
 );
 
 const SQLITE: &[Embedded] = migrations!("sqlite":
     1 "0001_foundation",
     2 "0002_uploads_and_jobs",
+    3 "0003_shares",
 );
 
 #[derive(Debug)]

@@ -1,72 +1,144 @@
-//! `fluidcloud-files`: the raw-link server on its own cookieless origin.
+//! `fluidcloud-files`: the raw-link server, on its own cookieless origin.
 //!
-//! Until the raw-links work lands, `/s/<token>` and `/d/<signed>` answer 501; the
-//! health probes are real.
+//! `GET`/`HEAD /s/<token>` serves share links and `/d/<signed>` the owner's short-lived
+//! download and preview URLs (SPEC §6). Tokens are MAC-checked before any lookup;
+//! lookups are cached and evicted through the change feed, so a revoked link stops
+//! everywhere within a second; small objects come from a bounded memory cache (object
+//! keys are immutable, so it is never stale) and the rest streams from the store with
+//! back-pressure.
+
+mod blobs;
+mod downloads;
+mod headers;
+mod passwords;
+mod serve;
 
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
 use axum::routing::get;
-use fluidcloud_db::Store;
+use fluidcloud_core::config::{FilesSettings, Settings};
+use fluidcloud_core::model::File;
+use fluidcloud_core::signing::Signer;
+use fluidcloud_db::cache::LookupCache;
+use fluidcloud_db::{Change, ShareAccess, Store};
+use fluidcloud_storage::ObjectStore;
 use tokio::net::TcpListener;
+use tokio::sync::broadcast::error::RecvError;
+use uuid::Uuid;
 
-/// What the files server's handlers share.
+pub use blobs::BlobCache;
+pub use downloads::DownloadCounter;
+
+/// What the files server's handlers share. Cheap to clone.
 #[derive(Clone)]
 pub struct FilesState {
-    /// The metadata store (read-only here).
+    /// The metadata store (links, files; writes only download counts).
     pub store: Store,
+    /// Where the bytes are.
+    pub objects: ObjectStore,
+    /// Checks token and URL MACs.
+    pub signer: Signer,
+    /// Token digest → link and file.
+    pub shares: Arc<LookupCache<[u8; 32], ShareAccess>>,
+    /// File id → file, for `/d/` URLs.
+    pub files: Arc<LookupCache<Uuid, File>>,
+    /// Small objects in memory.
+    pub blobs: Arc<BlobCache>,
+    /// Download counts of links without a cap, flushed in batches.
+    pub downloads: Arc<DownloadCounter>,
+    /// Recently verified link passwords.
+    pub passwords: Arc<passwords::PasswordCache>,
+    pub settings: Arc<FilesSettings>,
+}
+
+impl FilesState {
+    /// Builds the state and starts its background tasks (cache eviction, download
+    /// count flushes). The store's change feed must be running for caches to be used.
+    pub fn new(store: Store, objects: ObjectStore, settings: &Settings) -> anyhow::Result<Self> {
+        let files = &settings.files;
+        let ttl = Duration::from_secs(files.lookup_cache_ttl_secs);
+        let state = FilesState {
+            shares: Arc::new(LookupCache::new(
+                store.clone(),
+                ttl,
+                files.lookup_cache_max_entries,
+            )),
+            files: Arc::new(LookupCache::new(
+                store.clone(),
+                ttl,
+                files.lookup_cache_max_entries,
+            )),
+            blobs: Arc::new(BlobCache::new(
+                files.cache_bytes,
+                files.cache_max_object_bytes,
+            )),
+            downloads: Arc::new(DownloadCounter::default()),
+            passwords: Arc::new(passwords::PasswordCache::new(Duration::from_secs(
+                files.password_cache_secs,
+            ))),
+            signer: Signer::new(&settings.signing)?,
+            settings: Arc::new(files.clone()),
+            objects,
+            store,
+        };
+        tokio::spawn(state.clone().follow_changes());
+        tokio::spawn(
+            Arc::clone(&state.downloads).flush_every(state.store.clone(), Duration::from_secs(1)),
+        );
+        Ok(state)
+    }
+
+    async fn follow_changes(self) {
+        let mut changes = self.store.subscribe();
+        loop {
+            match changes.recv().await {
+                Ok(Change::Share(id)) => self
+                    .shares
+                    .evict(|_, share| share.is_some_and(|s| s.share_id == id)),
+                Ok(Change::File(id)) => {
+                    self.shares
+                        .evict(|_, share| share.is_some_and(|s| s.file_id == id));
+                    self.files.evict(|file_id, _| *file_id == id);
+                }
+                Ok(Change::All) | Err(RecvError::Lagged(_)) => {
+                    self.shares.clear();
+                    self.files.clear();
+                }
+                Ok(Change::ApiKey(_) | Change::Tenant(_)) => {}
+                Err(RecvError::Closed) => return,
+            }
+        }
+    }
+
+    /// Writes pending download counts; call before the process exits.
+    pub async fn flush(&self) {
+        self.downloads.flush(&self.store).await;
+    }
 }
 
 pub fn router(state: FilesState) -> Router {
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/s/{token}", get(not_yet))
-        .route("/d/{signed}", get(not_yet))
+        .route("/healthz", get(serve::healthz))
+        .route("/readyz", get(serve::readyz))
+        .route("/s/{token}", get(serve::share))
+        .route("/d/{signed}", get(serve::download))
+        .fallback(serve::not_found)
         .with_state(state)
 }
 
+/// Serves until `shutdown` completes, lets in-flight downloads finish, then writes the
+/// pending download counts.
 pub async fn serve(
     listener: TcpListener,
-    router: Router,
+    state: FilesState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
+    let result = axum::serve(listener, router(state.clone()))
         .with_graceful_shutdown(shutdown)
-        .await
-}
-
-fn plain(status: StatusCode, text: &'static str) -> impl IntoResponse {
-    (
-        status,
-        [
-            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        text,
-    )
-}
-
-async fn healthz() -> impl IntoResponse {
-    plain(StatusCode::OK, "ok\n")
-}
-
-async fn readyz(State(state): State<FilesState>) -> impl IntoResponse {
-    match state.store.ping().await {
-        Ok(()) => plain(StatusCode::OK, "ready\n"),
-        Err(_) => plain(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "metadata database unreachable\n",
-        ),
-    }
-}
-
-async fn not_yet() -> impl IntoResponse {
-    plain(
-        StatusCode::NOT_IMPLEMENTED,
-        "raw links are not served by this build yet\n",
-    )
+        .await;
+    state.flush().await;
+    result
 }

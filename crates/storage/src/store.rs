@@ -371,3 +371,17 @@ fn presigning(valid_for: Duration) -> StorageResult<PresigningConfig> {
     PresigningConfig::expires_in(valid_for)
         .map_err(|e| StorageError::Rejected(format!("invalid presigning duration: {e}")))
 }
+
+impl From<&fluidcloud_core::config::StorageSettings> for StoreSettings {
+    fn from(storage: &fluidcloud_core::config::StorageSettings) -> Self {
+        StoreSettings {
+            endpoint: storage.endpoint.clone(),
+            public_endpoint: Some(storage.public_endpoint.clone()).filter(|e| !e.is_empty()),
+            region: storage.region.clone(),
+            bucket: storage.bucket.clone(),
+            access_key_id: storage.access_key_id.clone(),
+            secret_access_key: storage.secret_access_key.clone(),
+            force_path_style: storage.force_path_style,
+        }
+    }
+}

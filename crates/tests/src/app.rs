@@ -31,6 +31,8 @@ pub struct TestApp {
     pub jobs: JobContext,
     /// `http://127.0.0.1:<port>`.
     pub base_url: String,
+    /// The files (raw-link) server: `http://127.0.0.1:<port>`.
+    pub files_url: String,
     pub http: reqwest::Client,
 }
 
@@ -88,9 +90,16 @@ impl TestApp {
         let db = TestDb::new().await;
         let objects = TestObjects::new().await;
         let mut settings = test_settings(&db.url, &objects);
+        // Links and download URLs point at the files server, so bind it first.
+        let files_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let files_url = format!("http://{}", files_listener.local_addr().expect("addr"));
+        settings.files.public_url.clone_from(&files_url);
         adjust(&mut settings);
         let settings = Arc::new(settings);
         let (state, base_url) = Self::serve_api(&db, &settings).await;
+        Self::serve_files(&db, &settings, files_listener).await;
         let jobs = state.jobs.clone();
         TestApp {
             db,
@@ -99,8 +108,39 @@ impl TestApp {
             store: state.store,
             jobs,
             base_url,
+            files_url,
             http: reqwest::Client::new(),
         }
+    }
+
+    /// Starts a files server (own pool, caches and change feed) on `listener`.
+    pub async fn serve_files(
+        db: &TestDb,
+        settings: &Arc<Settings>,
+        listener: tokio::net::TcpListener,
+    ) -> fluidcloud_files::FilesState {
+        let store = db.store().await;
+        let objects = fluidcloud_storage::ObjectStore::new(
+            &fluidcloud_storage::StoreSettings::from(&settings.storage),
+        );
+        let state =
+            fluidcloud_files::FilesState::new(store, objects, settings).expect("files state");
+        tokio::spawn(fluidcloud_files::serve(
+            listener,
+            state.clone(),
+            std::future::pending(),
+        ));
+        state
+    }
+
+    /// Another files server on this app's database; returns its base URL.
+    pub async fn another_files_server(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        Self::serve_files(&self.db, &self.settings, listener).await;
+        url
     }
 
     /// Starts one more API process-equivalent (own pool, own caches, own change feed)
@@ -430,7 +470,13 @@ impl ApiClient {
 
     /// Polls the file until its scan is no longer pending (or 20 s pass).
     pub async fn wait_for_scan(&self, file_id: &str) -> Value {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        self.wait_for_scan_within(file_id, std::time::Duration::from_secs(20))
+            .await
+    }
+
+    /// Polls the file until its scan is no longer pending (or `limit` passes).
+    pub async fn wait_for_scan_within(&self, file_id: &str, limit: std::time::Duration) -> Value {
+        let deadline = std::time::Instant::now() + limit;
         loop {
             let file = self
                 .get(&format!("/files/{file_id}"))

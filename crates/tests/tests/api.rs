@@ -1,5 +1,5 @@
-//! The `/api/v1` service over real HTTP: the edge, spaces, folders, uploads, files and
-//! scanning, on the embedded default (or on PostgreSQL, a real S3 store and clamd when
+//! The `/api/v1` service and the raw-link server over real HTTP: the edge, spaces,
+//! folders, uploads, files, scanning, shares and raw links, on the embedded default (or on PostgreSQL, a real S3 store and clamd when
 //! the `FLUIDCLOUD_TEST_*` variables name them).
 
 mod api {
@@ -7,8 +7,10 @@ mod api {
     mod files;
     mod folders;
     mod import;
+    mod links;
     mod matrices;
     mod scanning;
+    mod shares;
     mod spaces;
     mod uploads;
 }

@@ -33,24 +33,10 @@ impl JobContext {
     pub fn from_settings(store: Store, settings: &Settings) -> anyhow::Result<Self> {
         Ok(JobContext {
             store,
-            objects: ObjectStore::new(&object_store_settings(settings)),
+            objects: ObjectStore::new(&StoreSettings::from(&settings.storage)),
             scanner: scanner(&settings.scan)?,
             scan: settings.scan.clone(),
         })
-    }
-}
-
-/// The object-store client settings of a configuration.
-pub fn object_store_settings(settings: &Settings) -> StoreSettings {
-    let storage = &settings.storage;
-    StoreSettings {
-        endpoint: storage.endpoint.clone(),
-        public_endpoint: Some(storage.public_endpoint.clone()).filter(|e| !e.is_empty()),
-        region: storage.region.clone(),
-        bucket: storage.bucket.clone(),
-        access_key_id: storage.access_key_id.clone(),
-        secret_access_key: storage.secret_access_key.clone(),
-        force_path_style: storage.force_path_style,
     }
 }
 

@@ -6,6 +6,7 @@ pub mod gdpr;
 pub mod health;
 pub mod me;
 pub mod quota;
+pub mod shares;
 pub mod spaces;
 pub mod uploads;
 

@@ -44,6 +44,9 @@ const SPEC_ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("DELETE", "/api/v1/gdpr/files/{id}", Some("files:write")),
     ("DELETE", "/api/v1/gdpr/trash", Some("files:write")),
     ("GET", "/api/v1/quota", Some("quota:read")),
+    ("POST", "/api/v1/shares", Some("shares:write")),
+    ("GET", "/api/v1/shares", Some("shares:read")),
+    ("DELETE", "/api/v1/shares/{id}", Some("shares:write")),
 ];
 
 /// One route as the OpenAPI document describes it.
@@ -170,6 +173,7 @@ struct Owned {
     space: Uuid,
     folder: Uuid,
     file: Uuid,
+    share: Uuid,
 }
 
 impl Owned {
@@ -184,6 +188,7 @@ impl Owned {
             "spaces" => self.space,
             "folders" => self.folder,
             "files" | "gdpr" => self.file,
+            "shares" => self.share,
             other => panic!("no owned record for /{other}: extend the isolation matrix"),
         }
     }
@@ -198,10 +203,16 @@ async fn arrange_owned(a: &ApiClient) -> Owned {
         .id();
     let file = a.upload(space, "a.txt", "text/plain", b"A's bytes").await;
     let file = file["id"].as_str().unwrap().parse().unwrap();
+    let share = a
+        .post("/shares", &json!({ "file_id": file }))
+        .await
+        .expect(201)
+        .id();
     Owned {
         space,
         folder,
         file,
+        share,
     }
 }
 
@@ -384,6 +395,14 @@ async fn another_tenants_ids_are_indistinguishable_from_random_ones() {
     );
     a_completion["upload_id"] = Value::Null;
     let mut more: Vec<(Probe, Probe)> = vec![
+        (
+            with_body(Method::POST, "/shares", json!({ "file_id": owned.file })),
+            with_body(Method::POST, "/shares", json!({ "file_id": random })),
+        ),
+        (
+            get(format!("/shares?file_id={}", owned.file)),
+            get(format!("/shares?file_id={random}")),
+        ),
         (
             get(format!("/files?space_id={}", owned.space)),
             get(format!("/files?space_id={random}")),

@@ -1,0 +1,350 @@
+//! The handlers: share links, signed download URLs, health.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use fluidcloud_core::model::{Permission, ScanStatus};
+use fluidcloud_core::signing::{Disposition, token_digest};
+use fluidcloud_core::time::now;
+use fluidcloud_storage::StorageError;
+use uuid::Uuid;
+
+use crate::FilesState;
+use crate::headers::{
+    ALWAYS, RangeAnswer, content_disposition, http_date, if_range_allows, is_active, none_match,
+    parse_range,
+};
+
+/// A short plain-text answer that no cache keeps.
+fn plain(status: StatusCode, text: &'static str) -> Response {
+    let mut response = (status, text).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    for (name, value) in ALWAYS {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
+}
+
+fn not_found_response() -> Response {
+    plain(StatusCode::NOT_FOUND, "not found\n")
+}
+
+fn gone() -> Response {
+    plain(StatusCode::GONE, "this link is no longer available\n")
+}
+
+fn unavailable() -> Response {
+    plain(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily unavailable; retry shortly\n",
+    )
+}
+
+pub async fn not_found() -> Response {
+    not_found_response()
+}
+
+pub async fn healthz() -> Response {
+    plain(StatusCode::OK, "ok\n")
+}
+
+/// Ready when the metadata database and the object store both answer.
+pub async fn readyz(State(state): State<FilesState>) -> Response {
+    if state.store.ping().await.is_err() {
+        return plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metadata database unreachable\n",
+        );
+    }
+    if state.objects.ping().await.is_err() {
+        return plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "object store unreachable\n",
+        );
+    }
+    plain(StatusCode::OK, "ready\n")
+}
+
+/// The bytes to serve and how.
+struct Target {
+    object_key: String,
+    mime: String,
+    size: u64,
+    sha256: String,
+    name: String,
+    created_at: DateTime<Utc>,
+    inline: bool,
+    cache_control: &'static str,
+    /// The link whose downloads to count, and whether it has a cap.
+    counted: Option<(Uuid, bool)>,
+}
+
+/// `GET`/`HEAD /s/<token>`.
+pub async fn share(
+    State(state): State<FilesState>,
+    Path(token): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    // A token we did not sign costs no lookup.
+    if !state.signer.verify_share_token(&token) {
+        return not_found_response();
+    }
+    let digest = token_digest(&token);
+    let access = match state
+        .shares
+        .get_or_load(digest, state.store.share_access(&digest))
+        .await
+    {
+        Ok(Some(access)) if access.max_downloads.is_some() => {
+            // A capped link's count moves with every download: read it fresh.
+            match state.store.share_access(&digest).await {
+                Ok(Some(fresh)) => std::sync::Arc::new(fresh),
+                Ok(None) => return not_found_response(),
+                Err(_) => return unavailable(),
+            }
+        }
+        Ok(Some(access)) => access,
+        Ok(None) => return not_found_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "link lookup failed");
+            return unavailable();
+        }
+    };
+    let expired = access.expires_at.is_some_and(|at| at <= now());
+    let exhausted = access
+        .max_downloads
+        .is_some_and(|max| access.download_count >= max);
+    if access.revoked || expired || exhausted {
+        return gone();
+    }
+    if access.file_trashed || access.scan_status != ScanStatus::Clean {
+        return not_found_response();
+    }
+    if let Some(hash) = &access.password_hash {
+        let authorization = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if !state
+            .passwords
+            .check(access.share_id, hash, authorization)
+            .await
+        {
+            let mut response = plain(StatusCode::UNAUTHORIZED, "this link needs a password\n");
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"fluidcloud\""),
+            );
+            return response;
+        }
+    }
+    let permanent = access.expires_at.is_none()
+        && access.password_hash.is_none()
+        && access.max_downloads.is_none();
+    let target = Target {
+        object_key: access.object_key.clone(),
+        inline: access.permission == Permission::View
+            && !is_active(&access.mime, &state.settings.active_types),
+        mime: access.mime.clone(),
+        size: u64::try_from(access.size).unwrap_or(0),
+        sha256: access.sha256.clone(),
+        name: access.original_name.clone(),
+        created_at: access.file_created_at,
+        cache_control: if permanent {
+            "public, max-age=3600"
+        } else {
+            "private, no-store"
+        },
+        counted: Some((access.share_id, access.max_downloads.is_some())),
+    };
+    respond(&state, target, &method, &headers).await
+}
+
+/// `GET`/`HEAD /d/<signed>`: the owner's short-lived download and preview URLs.
+pub async fn download(
+    State(state): State<FilesState>,
+    Path(signed): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    let Some(grant) = state.signer.verify_download(&signed) else {
+        return not_found_response();
+    };
+    if grant.expires_at < now().timestamp() {
+        return gone();
+    }
+    let file = match state
+        .files
+        .get_or_load(grant.file_id, state.store.file_by_id(grant.file_id))
+        .await
+    {
+        Ok(Some(file)) if file.is_servable() => file,
+        Ok(_) => return not_found_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "file lookup failed");
+            return unavailable();
+        }
+    };
+    let target = Target {
+        object_key: file.object_key.clone(),
+        inline: grant.disposition == Disposition::Inline
+            && !is_active(&file.mime, &state.settings.active_types),
+        mime: file.mime.clone(),
+        size: u64::try_from(file.size).unwrap_or(0),
+        sha256: file.sha256.clone(),
+        name: file.original_name.clone(),
+        created_at: file.created_at,
+        cache_control: "private, no-store",
+        counted: None,
+    };
+    respond(&state, target, &method, &headers).await
+}
+
+async fn respond(
+    state: &FilesState,
+    target: Target,
+    method: &Method,
+    request: &HeaderMap,
+) -> Response {
+    let etag = format!("\"{}\"", target.sha256);
+    let last_modified = http_date(target.created_at);
+    let header_str = |name: header::HeaderName| request.get(name).and_then(|v| v.to_str().ok());
+
+    let mut headers = HeaderMap::new();
+    for (name, value) in ALWAYS {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(target.cache_control),
+    );
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&last_modified) {
+        headers.insert(header::LAST_MODIFIED, value);
+    }
+    let content_type = HeaderValue::from_str(&target.mime)
+        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+    headers.insert(header::CONTENT_TYPE, content_type);
+    if let Ok(value) = HeaderValue::from_str(&content_disposition(target.inline, &target.name)) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+
+    if none_match(header_str(header::IF_NONE_MATCH), &etag) {
+        headers.remove(header::CONTENT_TYPE);
+        headers.remove(header::CONTENT_DISPOSITION);
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    let range = if if_range_allows(header_str(header::IF_RANGE), &etag, &last_modified) {
+        parse_range(header_str(header::RANGE), target.size)
+    } else {
+        RangeAnswer::Whole
+    };
+    let (status, first, last) = match range {
+        RangeAnswer::Unsatisfiable => {
+            let mut response = plain(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable\n");
+            if let Ok(value) = HeaderValue::from_str(&format!("bytes */{}", target.size)) {
+                response.headers_mut().insert(header::CONTENT_RANGE, value);
+            }
+            return response;
+        }
+        RangeAnswer::Whole => (StatusCode::OK, 0, target.size.saturating_sub(1)),
+        RangeAnswer::Partial { first, last } => {
+            if let Ok(value) =
+                HeaderValue::from_str(&format!("bytes {first}-{last}/{}", target.size))
+            {
+                headers.insert(header::CONTENT_RANGE, value);
+            }
+            (StatusCode::PARTIAL_CONTENT, first, last)
+        }
+    };
+    let length = if target.size == 0 {
+        0
+    } else {
+        last - first + 1
+    };
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+
+    if *method == Method::HEAD {
+        return (status, headers).into_response();
+    }
+    // A response from byte 0 is a download; capped links count it before any byte goes.
+    if first == 0
+        && let Some((share_id, capped)) = target.counted
+    {
+        if capped {
+            match state.store.take_download(share_id).await {
+                Ok(true) => {}
+                Ok(false) => return gone(),
+                Err(_) => return unavailable(),
+            }
+        } else {
+            state.downloads.add(share_id);
+        }
+    }
+    let body = match body(state, &target, status == StatusCode::OK, first, last).await {
+        Ok(body) => body,
+        Err(StorageError::NotFound) => return not_found_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, key = target.object_key, "object read failed");
+            return unavailable();
+        }
+    };
+    (status, headers, body).into_response()
+}
+
+/// The bytes `first..=last`: from the memory cache for small objects, else streamed from
+/// the store with back-pressure (memory does not grow with the file).
+async fn body(
+    state: &FilesState,
+    target: &Target,
+    whole: bool,
+    first: u64,
+    last: u64,
+) -> Result<Body, StorageError> {
+    if target.size == 0 {
+        return Ok(Body::empty());
+    }
+    if state.blobs.admits(target.size) {
+        let bytes = match state.blobs.get(&target.object_key) {
+            Some(bytes) => bytes,
+            None => {
+                let object = state.objects.get(&target.object_key, None).await?;
+                let bytes: Bytes = object
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| StorageError::Unavailable(e.to_string()))?
+                    .into_bytes();
+                state.blobs.insert(&target.object_key, bytes.clone());
+                bytes
+            }
+        };
+        let end = usize::try_from(last + 1)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let start = usize::try_from(first).unwrap_or(end).min(end);
+        return Ok(Body::from(bytes.slice(start..end)));
+    }
+    let range = if whole { None } else { Some((first, last)) };
+    let object = state.objects.get(&target.object_key, range).await?;
+    Ok(Body::new(object.body.into_inner()))
+}

@@ -1,0 +1,702 @@
+//! The raw-link server over its real listening port: every status, the exact headers,
+//! ranges, conditional requests, safe dispositions, passwords, download caps,
+//! revocation across instances, and streaming in constant memory.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use fluidcloud_core::signing::{Disposition, DownloadGrant, Signer};
+use fluidcloud_tests::TestApp;
+use fluidcloud_tests::app::ApiClient;
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+use sha2::Digest;
+
+/// Deterministic pseudo-random bytes.
+fn bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as u8
+        })
+        .collect()
+}
+
+async fn link(client: &ApiClient, body: Value) -> String {
+    client.post("/shares", &body).await.expect(201).body["url"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn fetch(app: &TestApp, method: Method, url: &str, headers: &[(&str, &str)]) -> Response {
+    let mut request = app.http.request(method, url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.expect("the files server answers")
+}
+
+fn names(response: &Response) -> BTreeSet<String> {
+    response
+        .headers()
+        .keys()
+        .map(|k| k.as_str().to_owned())
+        .collect()
+}
+
+fn header<'a>(response: &'a Response, name: &str) -> &'a str {
+    response
+        .headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or_else(|| panic!("no {name} header"))
+}
+
+const SAFETY: [&str; 6] = [
+    "x-content-type-options",
+    "content-security-policy",
+    "x-frame-options",
+    "referrer-policy",
+    "cross-origin-resource-policy",
+    "access-control-allow-origin",
+];
+
+fn expected(extra: &[&str]) -> BTreeSet<String> {
+    SAFETY
+        .iter()
+        .chain(["date", "cache-control"].iter())
+        .chain(extra)
+        .map(|s| s.to_string())
+        .collect()
+}
+
+/// A file uploaded and clean, and its bytes.
+async fn clean(client: &ApiClient, name: &str, mime: &str, data: &[u8]) -> String {
+    let space = client.default_space().await;
+    let file = client.upload(space, name, mime, data).await;
+    let file = client.wait_for_scan(file["id"].as_str().unwrap()).await;
+    assert_eq!(file["scan_status"], "clean", "{file}");
+    file["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_permanent_link_serves_the_bytes_with_exactly_the_documented_headers() {
+    let app = TestApp::spawn().await;
+    let client = app.tenant().await;
+    let png = [b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".as_slice(), &bytes(5000, 1)].concat();
+    let file = clean(&client, "my logo.png", "image/png", &png).await;
+    let url = link(&client, json!({ "file_id": file })).await;
+
+    let ok = fetch(&app, Method::GET, &url, &[]).await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert_eq!(
+        names(&ok),
+        expected(&[
+            "content-type",
+            "content-length",
+            "etag",
+            "last-modified",
+            "accept-ranges",
+            "content-disposition"
+        ])
+    );
+    assert_eq!(header(&ok, "content-type"), "image/png");
+    assert_eq!(header(&ok, "content-length"), png.len().to_string());
+    assert_eq!(
+        header(&ok, "etag"),
+        format!("\"{}\"", hex::encode(sha2::Sha256::digest(&png)))
+    );
+    assert!(header(&ok, "last-modified").ends_with(" GMT"));
+    assert_eq!(header(&ok, "accept-ranges"), "bytes");
+    assert_eq!(
+        header(&ok, "content-disposition"),
+        "inline; filename*=UTF-8''my%20logo.png"
+    );
+    assert_eq!(header(&ok, "x-content-type-options"), "nosniff");
+    assert_eq!(
+        header(&ok, "content-security-policy"),
+        "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    );
+    assert_eq!(header(&ok, "x-frame-options"), "DENY");
+    assert_eq!(header(&ok, "referrer-policy"), "no-referrer");
+    assert_eq!(header(&ok, "cross-origin-resource-policy"), "cross-origin");
+    assert_eq!(header(&ok, "access-control-allow-origin"), "*");
+    assert_eq!(header(&ok, "cache-control"), "public, max-age=3600");
+    let etag = header(&ok, "etag").to_owned();
+    assert_eq!(ok.bytes().await.unwrap().as_ref(), png.as_slice());
+
+    let partial = fetch(&app, Method::GET, &url, &[("range", "bytes=10-19")]).await;
+    assert_eq!(partial.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        names(&partial),
+        expected(&[
+            "content-type",
+            "content-length",
+            "etag",
+            "last-modified",
+            "accept-ranges",
+            "content-disposition",
+            "content-range"
+        ])
+    );
+    assert_eq!(
+        header(&partial, "content-range"),
+        format!("bytes 10-19/{}", png.len())
+    );
+    assert_eq!(partial.bytes().await.unwrap().as_ref(), &png[10..20]);
+
+    let cached = fetch(&app, Method::GET, &url, &[("if-none-match", &etag)]).await;
+    assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(
+        names(&cached),
+        expected(&["etag", "last-modified", "accept-ranges"])
+    );
+    assert!(cached.bytes().await.unwrap().is_empty());
+
+    let unsatisfiable = fetch(&app, Method::GET, &url, &[("range", "bytes=999999-")]).await;
+    assert_eq!(unsatisfiable.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(
+        header(&unsatisfiable, "content-range"),
+        format!("bytes */{}", png.len())
+    );
+}
+
+#[tokio::test]
+async fn every_failure_has_its_status_and_a_short_uncached_body() {
+    let app = TestApp::spawn().await;
+    let client = app.tenant().await;
+    let file = clean(&client, "a.txt", "text/plain", b"some text").await;
+    let url = link(&client, json!({ "file_id": file })).await;
+    let error_headers = expected(&["content-type", "content-length"]);
+
+    // Forged or unknown tokens: 404 without a lookup.
+    let token = url.rsplit('/').next().unwrap();
+    let mut forged = token.to_owned();
+    forged.replace_range(0..1, if token.starts_with('A') { "B" } else { "A" });
+    let signer = Signer::new(&app.settings.signing).unwrap();
+    let (never_stored, _) = signer.mint_share_token();
+    for bad in [forged.as_str(), "nothing", "a.b.c", never_stored.as_str()] {
+        let reply = fetch(
+            &app,
+            Method::GET,
+            &format!("{}/s/{bad}", app.files_url),
+            &[],
+        )
+        .await;
+        assert_eq!(reply.status(), StatusCode::NOT_FOUND, "{bad}");
+        assert_eq!(names(&reply), error_headers);
+        assert_eq!(header(&reply, "cache-control"), "no-store");
+        assert!(header(&reply, "content-type").starts_with("text/plain"));
+    }
+    fetch(
+        &app,
+        Method::GET,
+        &format!("{}/elsewhere", app.files_url),
+        &[],
+    )
+    .await
+    .status()
+    .eq(&StatusCode::NOT_FOUND)
+    .then_some(())
+    .unwrap();
+
+    // Trashed: 404; restored: served again (the link was never revoked).
+    client.delete(&format!("/files/{file}")).await.expect(200);
+    wait_for_status(&app, &url, &[], StatusCode::NOT_FOUND).await;
+    client
+        .post(&format!("/files/{file}/restore"), &Value::Null)
+        .await
+        .expect(200);
+    wait_for_status(&app, &url, &[], StatusCode::OK).await;
+
+    // Revoked: 410.
+    let share = client.get(&format!("/shares?file_id={file}")).await.body[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    client.delete(&format!("/shares/{share}")).await;
+    let gone = wait_for_status(&app, &url, &[], StatusCode::GONE).await;
+    assert_eq!(names(&gone), error_headers);
+
+    // Expired: 410.
+    let expiring = link(&client, json!({ "file_id": file, "expires_in_days": 1 })).await;
+    expire_links(&app).await;
+    let reply = fetch(&app, Method::GET, &expiring, &[]).await;
+    assert_eq!(reply.status(), StatusCode::GONE);
+
+    // Purged: 404.
+    let other = link(&client, json!({ "file_id": file })).await;
+    client
+        .delete(&format!("/gdpr/files/{file}"))
+        .await
+        .expect(200);
+    wait_for_status(&app, &other, &[], StatusCode::NOT_FOUND).await;
+}
+
+/// Moves every expiry into the past (nothing else changes a link's expiry).
+async fn expire_links(app: &TestApp) {
+    use sqlx::Connection;
+    let past = chrono::Utc::now() - chrono::TimeDelta::hours(1);
+    if app.db.is_postgres() {
+        let mut conn = sqlx::PgConnection::connect(&app.db.url).await.unwrap();
+        sqlx::query("UPDATE shares SET expires_at = $1 WHERE expires_at IS NOT NULL")
+            .bind(past)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(&app.db.url).await.unwrap();
+        sqlx::query("UPDATE shares SET expires_at = $1 WHERE expires_at IS NOT NULL")
+            .bind(past)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
+/// Polls until the link answers `status` (within a second, the revocation budget).
+async fn wait_for_status(
+    app: &TestApp,
+    url: &str,
+    headers: &[(&str, &str)],
+    status: StatusCode,
+) -> Response {
+    let started = Instant::now();
+    loop {
+        let reply = fetch(app, Method::GET, url, headers).await;
+        if reply.status() == status {
+            return reply;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{url} answered {} instead of {status} after 1 s",
+            reply.status()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn password_links_ask_with_basic_auth_and_remember_success() {
+    let app = TestApp::spawn().await;
+    let client = app.tenant().await;
+    let file = clean(&client, "secret.txt", "text/plain", b"classified").await;
+    let url = link(
+        &client,
+        json!({ "file_id": file, "password": "open sesame" }),
+    )
+    .await;
+    let challenge = fetch(&app, Method::GET, &url, &[]).await;
+    assert_eq!(challenge.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        header(&challenge, "www-authenticate"),
+        "Basic realm=\"fluidcloud\""
+    );
+    assert_eq!(
+        names(&challenge),
+        expected(&["content-type", "content-length", "www-authenticate"])
+    );
+    let wrong = app
+        .http
+        .get(&url)
+        .basic_auth("anyone", Some("open says me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    for _ in 0..3 {
+        let right = app
+            .http
+            .get(&url)
+            .basic_auth("anyone", Some("open sesame"))
+            .header("range", "bytes=0-3")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(right.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(header(&right, "cache-control"), "private, no-store");
+        assert_eq!(right.bytes().await.unwrap().as_ref(), b"clas");
+    }
+}
+
+#[tokio::test]
+async fn download_caps_count_only_full_gets() {
+    let app = TestApp::spawn().await;
+    let client = app.tenant().await;
+    let file = clean(&client, "c.txt", "text/plain", b"0123456789").await;
+    let url = link(&client, json!({ "file_id": file, "max_downloads": 2 })).await;
+    // HEAD and ranges that do not start at 0 are free.
+    assert_eq!(
+        fetch(&app, Method::HEAD, &url, &[]).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        fetch(&app, Method::GET, &url, &[("range", "bytes=5-")])
+            .await
+            .status(),
+        StatusCode::PARTIAL_CONTENT
+    );
+    assert_eq!(
+        fetch(&app, Method::GET, &url, &[]).await.status(),
+        StatusCode::OK
+    );
+    let first_range = fetch(&app, Method::GET, &url, &[("range", "bytes=0-1")]).await;
+    assert_eq!(
+        first_range.status(),
+        StatusCode::PARTIAL_CONTENT,
+        "a range from byte 0 counts too"
+    );
+    assert_eq!(header(&first_range, "cache-control"), "private, no-store");
+    assert_eq!(
+        fetch(&app, Method::GET, &url, &[]).await.status(),
+        StatusCode::GONE
+    );
+    let listed = client.get("/shares?include_inactive=true").await.body;
+    assert_eq!(listed[0]["download_count"], 2);
+    // Exhausted links no longer count toward the listing of active ones.
+    assert_eq!(client.get("/shares").await.body, json!([]));
+}
+
+#[tokio::test]
+async fn uncapped_downloads_are_counted_in_batches() {
+    let app = TestApp::spawn().await;
+    let client = app.tenant().await;
+    let file = clean(&client, "d.txt", "text/plain", b"count me").await;
+    let url = link(&client, json!({ "file_id": file })).await;
+    for _ in 0..3 {
+        assert_eq!(
+            fetch(&app, Method::GET, &url, &[]).await.status(),
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        fetch(&app, Method::HEAD, &url, &[]).await.status(),
+        StatusCode::OK
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let count = client.get("/shares").await.body[0]["download_count"]
+            .as_i64()
+            .unwrap();
+        if count == 3 {
+            break;
+        }
+        assert!(
+            count < 3 && Instant::now() < deadline,
+            "download_count is {count}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn random_ranges_match_the_source_byte_for_byte() {
+    let app = TestApp::spawn().await;
+    let client = app.tenant().await;
+    // One object small enough for the memory cache, one streamed from the store.
+    for size in [300_000usize, 3 * 1024 * 1024 + 7] {
+        let data = bytes(size, size as u64);
+        let file = clean(&client, "r.bin", "application/octet-stream", &data).await;
+        let url = link(&client, json!({ "file_id": file })).await;
+        let mut seed = size as u64;
+        for _ in 0..40 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+            let a = (seed >> 17) as usize % size;
+            let b = a + (seed >> 40) as usize % (size - a);
+            let (spec, first, last) = match seed % 3 {
+                0 => (format!("bytes={a}-{b}"), a, b),
+                1 => (format!("bytes={a}-"), a, size - 1),
+                _ => {
+                    let n = size - a;
+                    (format!("bytes=-{n}"), size - n, size - 1)
+                }
+            };
+            let reply = fetch(&app, Method::GET, &url, &[("range", &spec)]).await;
+            assert_eq!(reply.status(), StatusCode::PARTIAL_CONTENT, "{spec}");
+            assert_eq!(
+                header(&reply, "content-range"),
+                format!("bytes {first}-{last}/{size}")
+            );
+            assert_eq!(
+                header(&reply, "content-length"),
+                (last - first + 1).to_string()
+            );
+            let body = reply.bytes().await.unwrap();
+            assert!(body.as_ref() == &data[first..=last], "{spec}: bytes differ");
+        }
+        // If-Range: the same entity tag allows the range; another sends everything.
+        let etag = header(&fetch(&app, Method::HEAD, &url, &[]).await, "etag").to_owned();
+        let same = fetch(
+            &app,
+            Method::GET,
+            &url,
+            &[("range", "bytes=0-9"), ("if-range", &etag)],
+        )
+        .await;
+        assert_eq!(same.status(), StatusCode::PARTIAL_CONTENT);
+        let changed = fetch(
+            &app,
+            Method::GET,
+            &url,
+            &[("range", "bytes=0-9"), ("if-range", "\"other\"")],
+        )
+        .await;
+        assert_eq!(changed.status(), StatusCode::OK);
+        assert_eq!(changed.bytes().await.unwrap().len(), size);
+    }
+}
+
+#[tokio::test]
+async fn head_is_get_without_the_body() {
+    let app = TestApp::spawn().await;
+    let client = app.tenant().await;
+    let file = clean(&client, "h.txt", "text/plain", b"head and get").await;
+    let url = link(&client, json!({ "file_id": file })).await;
+    for range in [None, Some("bytes=2-5")] {
+        let headers: Vec<(&str, &str)> = range.map(|r| vec![("range", r)]).unwrap_or_default();
+        let get = fetch(&app, Method::GET, &url, &headers).await;
+        let head = fetch(&app, Method::HEAD, &url, &headers).await;
+        assert_eq!(get.status(), head.status());
+        let strip = |r: &Response| {
+            r.headers()
+                .iter()
+                .filter(|(k, _)| *k != "date")
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(strip(&get), strip(&head), "{range:?}");
+        assert!(head.bytes().await.unwrap().is_empty());
+        assert!(!get.bytes().await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn active_content_is_always_an_attachment() {
+    let app = TestApp::spawn().await;
+    let client = app.tenant().await;
+    let html = clean(
+        &client,
+        "page.html",
+        "text/html",
+        b"<html><script>alert(1)</script></html>",
+    )
+    .await;
+    let svg = clean(
+        &client,
+        "pic.svg",
+        "image/svg+xml",
+        b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>",
+    )
+    .await;
+    for (file, mime) in [(html, "text/html"), (svg, "image/svg+xml")] {
+        let url = link(&client, json!({ "file_id": file, "permission": "view" })).await;
+        let reply = fetch(&app, Method::GET, &url, &[]).await;
+        assert_eq!(header(&reply, "content-type"), mime);
+        assert!(
+            header(&reply, "content-disposition").starts_with("attachment;"),
+            "{mime}"
+        );
+        let preview = client
+            .get(&format!("/files/{file}/preview"))
+            .await
+            .expect(200)
+            .body;
+        let reply = fetch(&app, Method::GET, preview["url"].as_str().unwrap(), &[]).await;
+        assert_eq!(reply.status(), StatusCode::OK);
+        assert!(
+            header(&reply, "content-disposition").starts_with("attachment;"),
+            "preview of {mime}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn owner_urls_serve_until_they_expire() {
+    let app = TestApp::spawn().await;
+    let client = app.tenant().await;
+    let data = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDRrest".to_vec();
+    let file = clean(&client, "p.png", "image/png", &data).await;
+    let download = client
+        .get(&format!("/files/{file}/download"))
+        .await
+        .expect(200)
+        .body;
+    let reply = fetch(&app, Method::GET, download["url"].as_str().unwrap(), &[]).await;
+    assert_eq!(reply.status(), StatusCode::OK);
+    assert!(header(&reply, "content-disposition").starts_with("attachment;"));
+    assert_eq!(header(&reply, "cache-control"), "private, no-store");
+    assert!(reply.headers().get("set-cookie").is_none());
+    assert_eq!(reply.bytes().await.unwrap().as_ref(), data.as_slice());
+    let preview = client
+        .get(&format!("/files/{file}/preview"))
+        .await
+        .expect(200)
+        .body;
+    let reply = fetch(&app, Method::GET, preview["url"].as_str().unwrap(), &[]).await;
+    assert!(header(&reply, "content-disposition").starts_with("inline;"));
+
+    let signer = Signer::new(&app.settings.signing).unwrap();
+    let expired = signer.sign_download(&DownloadGrant {
+        file_id: file.parse().unwrap(),
+        expires_at: chrono::Utc::now().timestamp() - 1,
+        disposition: Disposition::Attachment,
+    });
+    assert_eq!(
+        fetch(
+            &app,
+            Method::GET,
+            &format!("{}/d/{expired}", app.files_url),
+            &[]
+        )
+        .await
+        .status(),
+        StatusCode::GONE
+    );
+    let url = download["url"].as_str().unwrap();
+    let tampered = format!("{}X", &url[..url.len() - 1]);
+    assert_eq!(
+        fetch(&app, Method::GET, &tampered, &[]).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    client.delete(&format!("/files/{file}")).await.expect(200);
+    wait_for_status(&app, url, &[], StatusCode::NOT_FOUND).await;
+}
+
+#[tokio::test]
+async fn a_revoked_link_stops_on_every_files_server_within_a_second() {
+    let app = TestApp::spawn().await;
+    let second = app.another_files_server().await;
+    let client = app.tenant().await;
+    let file = clean(&client, "r.txt", "text/plain", b"revoke me").await;
+    let created = client
+        .post("/shares", &json!({ "file_id": file }))
+        .await
+        .expect(201)
+        .body;
+    let url = created["url"].as_str().unwrap().to_owned();
+    let on_second = url.replace(&app.files_url, &second);
+    // Both servers have the link cached.
+    for _ in 0..2 {
+        assert_eq!(
+            fetch(&app, Method::GET, &url, &[]).await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            fetch(&app, Method::GET, &on_second, &[]).await.status(),
+            StatusCode::OK
+        );
+    }
+    client
+        .delete(&format!("/shares/{}", created["id"].as_str().unwrap()))
+        .await;
+    wait_for_status(&app, &url, &[], StatusCode::GONE).await;
+    wait_for_status(&app, &on_second, &[], StatusCode::GONE).await;
+}
+
+#[tokio::test]
+async fn no_response_ever_sets_a_cookie() {
+    let app = TestApp::spawn().await;
+    let client = app.tenant().await;
+    let file = clean(&client, "n.txt", "text/plain", b"no cookies").await;
+    let url = link(&client, json!({ "file_id": file, "password": "pass word" })).await;
+    for (method, target) in [
+        (Method::GET, url.clone()),
+        (Method::HEAD, url.clone()),
+        (Method::GET, format!("{}/s/garbage", app.files_url)),
+        (Method::GET, format!("{}/healthz", app.files_url)),
+        (Method::POST, url.clone()),
+    ] {
+        let reply = fetch(&app, method.clone(), &target, &[]).await;
+        assert!(
+            reply.headers().get("set-cookie").is_none(),
+            "{method} {target}"
+        );
+    }
+}
+
+/// The process's resident memory, in bytes.
+fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+#[tokio::test]
+async fn a_256_mib_file_streams_in_constant_memory() {
+    const MIB: usize = 1024 * 1024;
+    let app = TestApp::spawn().await;
+    let client = app.tenant().await;
+    let space = client.default_space().await;
+    let size = 256 * MIB;
+    // Upload part by part, so the test itself never holds the file.
+    let ticket = client
+        .initiate(space, "big.bin", "application/octet-stream", size as u64)
+        .await
+        .expect(200)
+        .body;
+    let part_size = ticket["part_size"].as_u64().unwrap() as usize;
+    let mut hasher = sha2::Sha256::new();
+    let mut parts = Vec::new();
+    for (index, part) in ticket["part_urls"].as_array().unwrap().iter().enumerate() {
+        let len = part_size.min(size - index * part_size);
+        let chunk = bytes(len, index as u64);
+        hasher.update(&chunk);
+        let response = app
+            .http
+            .put(part["url"].as_str().unwrap())
+            .body(chunk)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+        parts.push(json!({ "PartNumber": part["part_number"], "ETag": response.headers()["etag"].to_str().unwrap() }));
+    }
+    let digest = hex::encode(hasher.finalize());
+    let mut body =
+        ApiClient::completion(&ticket, space, "big.bin", "application/octet-stream", b"");
+    body["size"] = json!(size);
+    body["sha256"] = json!(digest);
+    body["parts"] = Value::Array(parts);
+    let file = client
+        .post("/uploads/complete", &body)
+        .await
+        .expect(201)
+        .body;
+    let file = client
+        .wait_for_scan_within(file["id"].as_str().unwrap(), Duration::from_secs(300))
+        .await;
+    assert_eq!(file["scan_status"], "clean", "{file}");
+    let url = link(&client, json!({ "file_id": file["id"] })).await;
+
+    let before = resident_bytes();
+    let mut peak = before;
+    let mut response = app.http.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut received = 0usize;
+    let mut streamed = sha2::Sha256::new();
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        received += chunk.len();
+        streamed.update(&chunk);
+        if received % (16 * MIB) < chunk.len() {
+            peak = peak.max(resident_bytes());
+        }
+    }
+    peak = peak.max(resident_bytes());
+    assert_eq!(received, size);
+    assert_eq!(hex::encode(streamed.finalize()), digest);
+    let growth = peak.saturating_sub(before);
+    assert!(
+        growth < 32 * MIB as u64,
+        "resident memory grew by {} MiB while streaming",
+        growth / MIB as u64
+    );
+}
