@@ -9,7 +9,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, MatchedPath};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use fluidcloud_core::Scope;
@@ -21,6 +21,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::ratelimit::Action;
+use crate::request_id::RateSlot;
 
 /// Digest → key lookups, shared by every request of one process.
 pub struct KeyCache {
@@ -169,6 +171,23 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Authorized<S> {
                 required: vec![scope],
                 missing: vec![scope],
             });
+        }
+        let path = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map_or(parts.uri.path(), MatchedPath::as_str);
+        let action = Action::of(&parts.method, path);
+        if let Some(verdict) = state
+            .limiter
+            .check(auth.key.id, &auth.plan.rate_limits, action)
+            .await
+        {
+            if let Some(slot) = parts.extensions.get::<RateSlot>() {
+                let _ = slot.0.set(verdict);
+            }
+            if let Some(retry_after) = verdict.retry_after {
+                return Err(ApiError::TooManyRequests { retry_after });
+            }
         }
         Ok(Authorized {
             auth,

@@ -48,6 +48,9 @@ pub enum ApiError {
     /// 422: malformed JSON, wrong types, out-of-range values; names the field.
     #[error("{0}")]
     Unprocessable(String),
+    /// 429: a rate limit is exhausted; retry after this many seconds.
+    #[error("{}", crate::ratelimit::TOO_MANY)]
+    TooManyRequests { retry_after: i64 },
     /// 503: a dependency is unreachable right now; retrying later may work.
     #[error("{0}")]
     Unavailable(&'static str),
@@ -69,6 +72,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -107,6 +111,11 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let mut response = self.status().into_response();
+        if let ApiError::TooManyRequests { retry_after } = self {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, retry_after.into());
+        }
         response.extensions_mut().insert(ErrorDetail(self.detail()));
         response
     }

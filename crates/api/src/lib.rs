@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod import;
 pub mod openapi;
+pub mod ratelimit;
 pub mod request_id;
 mod routes;
 
@@ -44,6 +45,8 @@ pub struct AppState {
     pub signer: Signer,
     /// Fetches `import-url` sources, refusing private addresses.
     pub importer: import::Importer,
+    /// Per-key request budgets.
+    pub limiter: Arc<ratelimit::RateLimiter>,
 }
 
 impl AppState {
@@ -59,7 +62,9 @@ impl AppState {
         let jobs = JobContext::from_settings(store.clone(), &settings)?;
         let signer = Signer::new(&settings.signing)?;
         let importer = import::Importer::new(&settings.import)?;
+        let limiter = ratelimit::RateLimiter::new(&store, &settings.rate_limits);
         Ok(AppState {
+            limiter,
             store,
             keys,
             settings,

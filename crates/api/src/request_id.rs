@@ -1,6 +1,7 @@
 //! The outermost middleware: gives every request an id, renders the error envelope,
 //! and logs one line per request.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use axum::body::Body;
@@ -11,6 +12,7 @@ use axum::response::Response;
 use serde_json::json;
 
 use crate::error::{ErrorDetail, detail_for_status};
+use crate::ratelimit::Verdict;
 
 /// The header carrying the request id, both ways.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -18,6 +20,10 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// The request id, available to handlers as an extension.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
+
+/// Where the rate limiter leaves its verdict for the response headers.
+#[derive(Debug, Clone, Default)]
+pub struct RateSlot(pub Arc<OnceLock<Verdict>>);
 
 /// An incoming id is echoed only when it is short and plain, so it cannot inject
 /// anything into logs or headers.
@@ -37,6 +43,8 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
         .filter(|v| acceptable(v))
         .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_owned);
     request.extensions_mut().insert(RequestId(id.clone()));
+    let rate = RateSlot::default();
+    request.extensions_mut().insert(rate.clone());
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
 
@@ -58,6 +66,12 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
     }
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    if let Some(verdict) = rate.0.get() {
+        let headers = response.headers_mut();
+        headers.insert("x-ratelimit-limit", verdict.limit.into());
+        headers.insert("x-ratelimit-remaining", verdict.remaining.into());
+        headers.insert("x-ratelimit-reset", verdict.reset_secs.into());
     }
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(request_id = %id, %method, path, status = status.as_u16(), latency_ms, "request");

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use fluidcloud_core::api_key::KeyMode;
-use fluidcloud_core::model::Plan;
+use fluidcloud_core::model::{Plan, RateLimits};
 use fluidcloud_core::scope::Scopes;
 use fluidcloud_db::{NewApiKey, NewTenant, Store, TenantUpdate};
 use serde_json::json;
@@ -39,6 +39,38 @@ enum AdminCommand {
     Key(KeyCommand),
 }
 
+/// Per-key request budgets of a plan, per rate-limit window (a minute by default);
+/// -1 is unlimited, absent keeps the server default (or, on update, the current value).
+#[derive(Args, Clone, Copy)]
+struct RateArgs {
+    #[arg(long, allow_negative_numbers = true)]
+    requests_per_minute: Option<i64>,
+    #[arg(long, allow_negative_numbers = true)]
+    shares_per_minute: Option<i64>,
+    #[arg(long, allow_negative_numbers = true)]
+    initiates_per_minute: Option<i64>,
+    #[arg(long, allow_negative_numbers = true)]
+    imports_per_minute: Option<i64>,
+}
+
+impl RateArgs {
+    fn check(&self) -> anyhow::Result<()> {
+        check_limit("requests-per-minute", self.requests_per_minute)?;
+        check_limit("shares-per-minute", self.shares_per_minute)?;
+        check_limit("initiates-per-minute", self.initiates_per_minute)?;
+        check_limit("imports-per-minute", self.imports_per_minute)
+    }
+
+    fn limits(self) -> RateLimits {
+        RateLimits {
+            requests_per_minute: self.requests_per_minute,
+            shares_per_minute: self.shares_per_minute,
+            initiates_per_minute: self.initiates_per_minute,
+            imports_per_minute: self.imports_per_minute,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum TenantCommand {
     /// Create a tenant (limits default to unlimited, -1).
@@ -54,6 +86,8 @@ enum TenantCommand {
         /// Create the tenant without API access.
         #[arg(long)]
         no_api_access: bool,
+        #[command(flatten)]
+        rates: RateArgs,
     },
     /// List every tenant.
     List,
@@ -70,6 +104,8 @@ enum TenantCommand {
         max_file_size: Option<i64>,
         #[arg(long, action = clap::ArgAction::Set)]
         api_access: Option<bool>,
+        #[command(flatten)]
+        rates: RateArgs,
     },
 }
 
@@ -144,16 +180,19 @@ async fn tenant(store: &Store, command: TenantCommand) -> anyhow::Result<()> {
             links_limit,
             max_file_size,
             no_api_access,
+            rates,
         } => {
             check_name(Some(&name))?;
             check_limit("bytes-limit", Some(bytes_limit))?;
             check_limit("links-limit", Some(links_limit))?;
             check_limit("max-file-size", Some(max_file_size))?;
+            rates.check()?;
             let plan = Plan {
                 api_access: !no_api_access,
                 bytes_limit,
                 links_limit,
                 max_file_size,
+                rate_limits: rates.limits(),
             };
             print_json(&store.create_tenant(&NewTenant { name, plan }).await?)
         }
@@ -165,17 +204,23 @@ async fn tenant(store: &Store, command: TenantCommand) -> anyhow::Result<()> {
             links_limit,
             max_file_size,
             api_access,
+            rates,
         } => {
             check_name(name.as_deref())?;
             check_limit("bytes-limit", bytes_limit)?;
             check_limit("links-limit", links_limit)?;
             check_limit("max-file-size", max_file_size)?;
+            rates.check()?;
             let update = TenantUpdate {
                 name,
                 api_access,
                 bytes_limit,
                 links_limit,
                 max_file_size,
+                requests_per_minute: rates.requests_per_minute,
+                shares_per_minute: rates.shares_per_minute,
+                initiates_per_minute: rates.initiates_per_minute,
+                imports_per_minute: rates.imports_per_minute,
             };
             print_json(&store.update_tenant(id, &update).await?)
         }

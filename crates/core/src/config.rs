@@ -24,6 +24,7 @@ pub struct Settings {
     pub storage: StorageSettings,
     pub api: ApiSettings,
     pub auth: AuthSettings,
+    pub rate_limits: RateLimitSettings,
     pub uploads: UploadSettings,
     pub scan: ScanSettings,
     pub import: ImportSettings,
@@ -43,6 +44,26 @@ pub struct StorageSettings {
     pub access_key_id: String,
     pub secret_access_key: String,
     pub force_path_style: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RateLimitBackend {
+    /// The database on PostgreSQL (shared by instances), memory on SQLite.
+    Auto,
+    Memory,
+    Database,
+    Off,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RateLimitSettings {
+    pub backend: RateLimitBackend,
+    pub window_secs: u64,
+    pub requests_per_minute: i64,
+    pub shares_per_minute: i64,
+    pub initiates_per_minute: i64,
+    pub imports_per_minute: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -132,6 +153,8 @@ pub struct FilesSettings {
     pub password_cache_secs: u64,
     /// Extra content types always served as attachments.
     pub active_types: Vec<String>,
+    /// Requests per rate-limit window per client address; 0 turns the limit off.
+    pub rate_limit_per_ip: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -15,5 +15,6 @@ pub mod scope;
 pub mod signing;
 mod sql_text;
 pub mod time;
+pub mod window;
 
 pub use scope::Scope;

@@ -25,16 +25,33 @@ pub struct Plan {
     pub links_limit: i64,
     /// Largest single file, in bytes.
     pub max_file_size: i64,
+    /// Per-key request budgets; `null` fields follow the server's defaults.
+    #[sqlx(flatten)]
+    pub rate_limits: RateLimits,
+}
+
+/// Requests per minute a key may make, overall and per costly action (SPEC §5). A
+/// `None` takes the server default; `-1` means unlimited.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow, ToSchema,
+)]
+pub struct RateLimits {
+    pub requests_per_minute: Option<i64>,
+    pub shares_per_minute: Option<i64>,
+    pub initiates_per_minute: Option<i64>,
+    pub imports_per_minute: Option<i64>,
 }
 
 impl Plan {
-    /// The plan of `fluidcloud dev`'s tenant and of tenants created without limits.
+    /// The plan of `fluidcloud dev`'s tenant and of tenants created without limits
+    /// (request budgets stay at the server defaults).
     pub fn unlimited() -> Self {
         Plan {
             api_access: true,
             bytes_limit: UNLIMITED,
             links_limit: UNLIMITED,
             max_file_size: UNLIMITED,
+            rate_limits: RateLimits::default(),
         }
     }
 }

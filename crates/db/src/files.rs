@@ -679,3 +679,46 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// The tenant's usage recomputed from the rows themselves (files, shares, open
+    /// uploads), for checking the running counters. Same shape as [`Store::quota`].
+    pub async fn recount_usage(&self, tenant_id: Uuid) -> StoreResult<Quota> {
+        let (bytes_used, bytes_reserved, limits): (i64, i64, Option<(i64, i64)>) = with_pool!(
+            self,
+            |pool| {
+                let mut tx = pool.begin().await?;
+                let used: i64 = sqlx::query_scalar(
+                    "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM files \
+                 WHERE tenant_id = $1 AND scan_status <> 'infected'",
+                )
+                .bind(tenant_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                let reserved: i64 = sqlx::query_scalar(
+                "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM uploads WHERE tenant_id = $1 AND state = 'open'",
+            )
+            .bind(tenant_id)
+            .fetch_one(&mut *tx)
+            .await?;
+                let limits: Option<(i64, i64)> =
+                    sqlx::query_as("SELECT bytes_limit, links_limit FROM tenants WHERE id = $1")
+                        .bind(tenant_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                tx.commit().await?;
+                Ok::<_, StoreError>((used, reserved, limits))
+            }
+        )?;
+        let (bytes_limit, links_limit) = limits.ok_or(StoreError::NotFound("tenant"))?;
+        let quota = self.quota(tenant_id).await?;
+        Ok(Quota {
+            bytes_used,
+            bytes_limit,
+            bytes_reserved,
+            links_used: self.links_used(tenant_id).await?,
+            links_limit,
+            by_app: quota.by_app,
+        })
+    }
+}

@@ -15,6 +15,7 @@ mod files;
 mod folders;
 pub mod jobs;
 mod migrations;
+mod rate;
 mod shares;
 mod spaces;
 mod tenants;

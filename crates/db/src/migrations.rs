@@ -27,12 +27,14 @@ const POSTGRES: &[Embedded] = migrations!("postgres":
     1 "0001_foundation",
     2 "0002_uploads_and_jobs",
     3 "0003_shares",
+    4 "0004_rate_limits",
 );
 
 const SQLITE: &[Embedded] = migrations!("sqlite":
     1 "0001_foundation",
     2 "0002_uploads_and_jobs",
     3 "0003_shares",
+    4 "0004_rate_limits",
 );
 
 #[derive(Debug)]

@@ -10,8 +10,8 @@ use crate::backend::{Dialect, Store};
 use crate::changes::Change;
 use crate::error::{StoreError, StoreResult};
 
-const TENANT_COLUMNS: &str =
-    "id, name, api_access, bytes_limit, links_limit, max_file_size, created_at, updated_at";
+const TENANT_COLUMNS: &str = "id, name, api_access, bytes_limit, links_limit, max_file_size, \
+     requests_per_minute, shares_per_minute, initiates_per_minute, imports_per_minute, created_at, updated_at";
 const KEY_COLUMNS: &str = "id, tenant_id, label, mode, prefix, scopes, created_at, revoked_at";
 
 /// A tenant to create.
@@ -29,6 +29,10 @@ pub struct TenantUpdate {
     pub bytes_limit: Option<i64>,
     pub links_limit: Option<i64>,
     pub max_file_size: Option<i64>,
+    pub requests_per_minute: Option<i64>,
+    pub shares_per_minute: Option<i64>,
+    pub initiates_per_minute: Option<i64>,
+    pub imports_per_minute: Option<i64>,
 }
 
 /// A key to mint.
@@ -59,8 +63,9 @@ impl Store {
     pub async fn create_tenant(&self, new: &NewTenant) -> StoreResult<Tenant> {
         let at = now();
         let sql = format!(
-            "INSERT INTO tenants (id, name, api_access, bytes_limit, links_limit, max_file_size, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {TENANT_COLUMNS}"
+            "INSERT INTO tenants (id, name, api_access, bytes_limit, links_limit, max_file_size, \
+             requests_per_minute, shares_per_minute, initiates_per_minute, imports_per_minute, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING {TENANT_COLUMNS}"
         );
         let tenant = with_pool!(self, |pool| {
             sqlx::query_as(&sql)
@@ -70,6 +75,10 @@ impl Store {
                 .bind(new.plan.bytes_limit)
                 .bind(new.plan.links_limit)
                 .bind(new.plan.max_file_size)
+                .bind(new.plan.rate_limits.requests_per_minute)
+                .bind(new.plan.rate_limits.shares_per_minute)
+                .bind(new.plan.rate_limits.initiates_per_minute)
+                .bind(new.plan.rate_limits.imports_per_minute)
                 .bind(at)
                 .fetch_one(pool)
                 .await
@@ -98,8 +107,10 @@ impl Store {
         let sql = format!(
             "UPDATE tenants SET name = COALESCE($2, name), api_access = COALESCE($3, api_access), \
              bytes_limit = COALESCE($4, bytes_limit), links_limit = COALESCE($5, links_limit), \
-             max_file_size = COALESCE($6, max_file_size), updated_at = $7 \
-             WHERE id = $1 RETURNING {TENANT_COLUMNS}"
+             max_file_size = COALESCE($6, max_file_size), \
+             requests_per_minute = COALESCE($8, requests_per_minute), shares_per_minute = COALESCE($9, shares_per_minute), \
+             initiates_per_minute = COALESCE($10, initiates_per_minute), imports_per_minute = COALESCE($11, imports_per_minute), \
+             updated_at = $7 WHERE id = $1 RETURNING {TENANT_COLUMNS}"
         );
         with_pool!(self, |pool, Db| {
             let mut tx = Db::begin_write(pool).await?;
@@ -111,6 +122,10 @@ impl Store {
                 .bind(update.links_limit)
                 .bind(update.max_file_size)
                 .bind(now())
+                .bind(update.requests_per_minute)
+                .bind(update.shares_per_minute)
+                .bind(update.initiates_per_minute)
+                .bind(update.imports_per_minute)
                 .fetch_optional(&mut *tx)
                 .await?;
             let tenant = tenant.ok_or(StoreError::NotFound("tenant"))?;
@@ -190,7 +205,8 @@ impl Store {
     /// Unknown and revoked keys are both `None`.
     pub async fn authenticate(&self, digest: &KeyDigest) -> StoreResult<Option<Authenticated>> {
         const SQL: &str = "SELECT k.id, k.tenant_id, k.label, k.mode, k.prefix, k.scopes, k.created_at, k.revoked_at, \
-             t.api_access, t.bytes_limit, t.links_limit, t.max_file_size \
+             t.api_access, t.bytes_limit, t.links_limit, t.max_file_size, t.requests_per_minute, \
+             t.shares_per_minute, t.initiates_per_minute, t.imports_per_minute \
              FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
              WHERE k.digest = $1 AND k.revoked_at IS NULL";
         let row: Option<AuthRow> = with_pool!(self, |pool| {

@@ -14,6 +14,7 @@ mod passwords;
 mod serve;
 
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ use axum::routing::get;
 use fluidcloud_core::config::{FilesSettings, Settings};
 use fluidcloud_core::model::File;
 use fluidcloud_core::signing::Signer;
+use fluidcloud_core::window::WindowCounter;
 use fluidcloud_db::cache::LookupCache;
 use fluidcloud_db::{Change, ShareAccess, Store};
 use fluidcloud_storage::ObjectStore;
@@ -51,6 +53,10 @@ pub struct FilesState {
     pub downloads: Arc<DownloadCounter>,
     /// Recently verified link passwords.
     pub passwords: Arc<passwords::PasswordCache>,
+    /// Requests per client address in the current window, when that limit is on.
+    pub per_ip: Option<Arc<WindowCounter<IpAddr>>>,
+    /// Seconds in a rate-limit window.
+    pub window_secs: i64,
     pub settings: Arc<FilesSettings>,
 }
 
@@ -80,6 +86,8 @@ impl FilesState {
                 files.password_cache_secs,
             ))),
             signer: Signer::new(&settings.signing)?,
+            per_ip: (files.rate_limit_per_ip > 0).then(|| Arc::new(WindowCounter::default())),
+            window_secs: i64::try_from(settings.rate_limits.window_secs).unwrap_or(60),
             settings: Arc::new(files.clone()),
             objects,
             store,
@@ -120,11 +128,17 @@ impl FilesState {
 }
 
 pub fn router(state: FilesState) -> Router {
+    let links = Router::new()
+        .route("/s/{token}", get(serve::share))
+        .route("/d/{signed}", get(serve::download))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            serve::limit_per_ip,
+        ));
     Router::new()
         .route("/healthz", get(serve::healthz))
         .route("/readyz", get(serve::readyz))
-        .route("/s/{token}", get(serve::share))
-        .route("/d/{signed}", get(serve::download))
+        .merge(links)
         .fallback(serve::not_found)
         .with_state(state)
 }
@@ -136,7 +150,8 @@ pub async fn serve(
     state: FilesState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let result = axum::serve(listener, router(state.clone()))
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     state.flush().await;

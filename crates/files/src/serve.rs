@@ -1,7 +1,9 @@
 //! The handlers: share links, signed download URLs, health.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -9,6 +11,7 @@ use chrono::{DateTime, Utc};
 use fluidcloud_core::model::{Permission, ScanStatus};
 use fluidcloud_core::signing::{Disposition, token_digest};
 use fluidcloud_core::time::now;
+use fluidcloud_core::window::window_of;
 use fluidcloud_storage::StorageError;
 use uuid::Uuid;
 
@@ -50,6 +53,30 @@ fn unavailable() -> Response {
         StatusCode::SERVICE_UNAVAILABLE,
         "temporarily unavailable; retry shortly\n",
     )
+}
+
+/// The optional per-address limit (`files.rate_limit_per_ip`).
+pub async fn limit_per_ip(
+    State(state): State<FilesState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(counter) = &state.per_ip
+        && let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>()
+    {
+        let (window_start, reset) = window_of(now().timestamp(), state.window_secs);
+        if counter.hit(&peer.ip(), window_start) > state.settings.rate_limit_per_ip {
+            let mut response = plain(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many requests; slow down\n",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, reset.into());
+            return response;
+        }
+    }
+    next.run(request).await
 }
 
 pub async fn not_found() -> Response {

@@ -9,6 +9,8 @@ mod api {
     mod import;
     mod links;
     mod matrices;
+    mod quota;
+    mod ratelimits;
     mod scanning;
     mod shares;
     mod spaces;

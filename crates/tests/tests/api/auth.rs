@@ -109,9 +109,14 @@ async fn x_api_key_and_bearer_are_equivalent() {
     assert_eq!(
         by_header.body["plan"],
         json!({
-            "api_access": true, "bytes_limit": -1, "links_limit": -1, "max_file_size": -1
+            "api_access": true, "bytes_limit": -1, "links_limit": -1, "max_file_size": -1,
+            "rate_limits": {
+                "requests_per_minute": 600, "shares_per_minute": 120,
+                "initiates_per_minute": 300, "imports_per_minute": 30,
+            },
         })
     );
+    assert_eq!(by_header.body["rate_limit_window_secs"], 60);
     // The plaintext never comes back.
     assert!(!by_header.text.contains(&client.key));
 }

@@ -1,0 +1,77 @@
+//! Request counters shared by every API instance: fixed windows per key and bucket,
+//! counted with one statement (one round-trip) per request.
+
+use uuid::Uuid;
+
+use crate::backend::{Pool, Store};
+use crate::error::StoreResult;
+
+impl Store {
+    /// Counts one request in each of `buckets` for the key's window starting at
+    /// `window_start` (seconds), and returns each bucket's count including this one, in
+    /// the order given.
+    pub async fn count_request(
+        &self,
+        key_id: Uuid,
+        window_start: i64,
+        buckets: &[&str],
+    ) -> StoreResult<Vec<i64>> {
+        match &self.pool {
+            Pool::Postgres(pool) => {
+                let names: Vec<String> = buckets.iter().map(|b| (*b).to_owned()).collect();
+                // Rows are upserted in the order given, so concurrent requests lock them
+                // in the same order and cannot deadlock.
+                let rows: Vec<(String, i64)> = sqlx::query_as(
+                    "INSERT INTO rate_counters (key_id, bucket, window_start, count) \
+                     SELECT $1, bucket, $2, 1 FROM UNNEST($3::text[]) WITH ORDINALITY AS b(bucket, n) ORDER BY n \
+                     ON CONFLICT (key_id, bucket, window_start) \
+                     DO UPDATE SET count = rate_counters.count + 1 \
+                     RETURNING bucket, count",
+                )
+                .bind(key_id)
+                .bind(window_start)
+                .bind(&names)
+                .fetch_all(pool)
+                .await?;
+                Ok(buckets
+                    .iter()
+                    .map(|b| {
+                        rows.iter()
+                            .find(|(name, _)| name == b)
+                            .map_or(0, |(_, count)| *count)
+                    })
+                    .collect())
+            }
+            Pool::Sqlite(pool) => {
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let mut counts = Vec::with_capacity(buckets.len());
+                for bucket in buckets {
+                    let count: i64 = sqlx::query_scalar(
+                        "INSERT INTO rate_counters (key_id, bucket, window_start, count) VALUES ($1, $2, $3, 1) \
+                         ON CONFLICT (key_id, bucket, window_start) DO UPDATE SET count = count + 1 \
+                         RETURNING count",
+                    )
+                    .bind(key_id)
+                    .bind(*bucket)
+                    .bind(window_start)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    counts.push(count);
+                }
+                tx.commit().await?;
+                Ok(counts)
+            }
+        }
+    }
+
+    /// Deletes counters of windows that started before `before`.
+    pub async fn prune_rate_counters(&self, before: i64) -> StoreResult<u64> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM rate_counters WHERE window_start < $1")
+                .bind(before)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?)
+    }
+}
