@@ -150,7 +150,7 @@ MaxFileSize 300M
 SelfCheck 0
 CONF
   [ "$(id -u)" = 0 ] && chown -R clamav:clamav "$CLAMD_DIR" 2>/dev/null || true
-  clamd -c "$CLAMD_DIR/clamd.conf" &
+  clamd -c "$CLAMD_DIR/clamd.conf" >"$CLAMD_DIR/clamd.out" 2>&1 &
   CLAMD_PID=$!
   SERVICES_STARTED+=(clamd)
   if ! wait_for_tcp 127.0.0.1 "$port" 30; then
