@@ -57,6 +57,11 @@ impl KeyCache {
         }
     }
 
+    /// Lookups answered from the cache and from the database so far.
+    pub fn hits_and_misses(&self) -> (u64, u64) {
+        self.lookups.hits_and_misses()
+    }
+
     /// The live key behind `digest`, from the cache when it can be trusted.
     pub async fn lookup(&self, digest: KeyDigest) -> Result<Option<Arc<Authenticated>>, ApiError> {
         Ok(self

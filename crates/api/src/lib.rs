@@ -21,6 +21,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use fluidcloud_core::config::Settings;
+use fluidcloud_core::metrics::Metrics;
 use fluidcloud_core::signing::Signer;
 use fluidcloud_db::Store;
 use fluidcloud_worker::JobContext;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub importer: import::Importer,
     /// Per-key request budgets.
     pub limiter: Arc<ratelimit::RateLimiter>,
+    /// This process's counters (shared with its inline scans).
+    pub metrics: Metrics,
 }
 
 impl AppState {
@@ -64,6 +67,7 @@ impl AppState {
         let importer = import::Importer::new(&settings.import)?;
         let limiter = ratelimit::RateLimiter::new(&store, &settings.rate_limits);
         Ok(AppState {
+            metrics: jobs.metrics.clone(),
             limiter,
             store,
             keys,
@@ -83,6 +87,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(routes::health::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            routes::health::track,
+        ))
         .fallback(routes::not_found)
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use fluidcloud_core::config::Settings;
-use fluidcloud_core::runtime::{init_logging, shutdown_signal};
+use fluidcloud_core::runtime::{init_logging, serve_until_signal};
 use fluidcloud_db::Store;
 
 /// The FluidCloud API service.
@@ -35,6 +35,13 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", settings.api.listen))?;
     tracing::info!(addr = %settings.api.listen, "fluidcloud-api listening");
-    fluidcloud_api::serve(listener, fluidcloud_api::router(state), shutdown_signal()).await?;
+    let router = fluidcloud_api::router(state);
+    let grace = std::time::Duration::from_secs(settings.shutdown.grace_secs);
+    serve_until_signal(
+        |stopping| fluidcloud_api::serve(listener, router, stopping),
+        grace,
+    )
+    .await?;
+    tracing::info!("fluidcloud-api stopped");
     Ok(())
 }

@@ -11,7 +11,8 @@ use clap::{Args, Subcommand};
 use fluidcloud_core::api_key::KeyMode;
 use fluidcloud_core::model::{Plan, RateLimits};
 use fluidcloud_core::scope::Scopes;
-use fluidcloud_db::{NewApiKey, NewTenant, Store, TenantUpdate};
+use fluidcloud_db::{NewApiKey, NewTenant, RescanFilter, Store, TenantUpdate};
+use fluidcloud_storage::{ObjectStore, StoreSettings};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -37,6 +38,22 @@ enum AdminCommand {
     /// API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Compare the database with the bucket: objects without rows, rows without
+    /// objects. Uses the configured storage settings (FLUIDCLOUD__STORAGE__*).
+    Reconcile {
+        /// Delete objects without rows, and take files whose bytes are missing out of
+        /// service (`failed`).
+        #[arg(long)]
+        fix: bool,
+    },
+    /// Scan judged files again with the current signatures (in the worker). Only an
+    /// infected verdict changes a file; links keep serving meanwhile.
+    Rescan {
+        /// A date (2026-11-01 or RFC 3339): files judged before it. Anything else: a
+        /// scanner version; files judged by any other version.
+        #[arg(long)]
+        scanned_before: Option<String>,
+    },
 }
 
 /// Per-key request budgets of a plan, per rate-limit window (a minute by default);
@@ -153,6 +170,8 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let result = match args.command {
         AdminCommand::Tenant(command) => tenant(&store, command).await,
         AdminCommand::Key(command) => key(&store, command).await,
+        AdminCommand::Reconcile { fix } => reconcile(&store, fix).await,
+        AdminCommand::Rescan { scanned_before } => rescan(&store, scanned_before.as_deref()).await,
     };
     store.close().await;
     result
@@ -252,4 +271,35 @@ async fn key(store: &Store, command: KeyCommand) -> anyhow::Result<()> {
         KeyCommand::List { tenant } => print_json(&store.list_api_keys(tenant).await?),
         KeyCommand::Revoke { key_id } => print_json(&store.revoke_api_key(key_id).await?),
     }
+}
+
+/// Objects nobody refers to and files whose bytes are gone.
+async fn reconcile(store: &Store, fix: bool) -> anyhow::Result<()> {
+    let settings = fluidcloud_core::config::Settings::load(None)?;
+    let objects = ObjectStore::new(&StoreSettings::from(&settings.storage));
+    let report = fluidcloud_worker::ops::reconcile(store, &objects, fix)
+        .await
+        .with_context(|| format!("reconciling with bucket {}", settings.storage.bucket))?;
+    print_json(&report)
+}
+
+async fn rescan(store: &Store, scanned_before: Option<&str>) -> anyhow::Result<()> {
+    let filter = match scanned_before {
+        None => RescanFilter::All,
+        Some(value) => match parse_date(value) {
+            Some(date) => RescanFilter::ScannedBefore(date),
+            None => RescanFilter::NotScannedBy(value.to_owned()),
+        },
+    };
+    let queued = store.enqueue_rescans(&filter).await?;
+    print_json(&json!({ "queued": queued }))
+}
+
+/// `2026-11-01` (midnight UTC) or an RFC 3339 timestamp.
+fn parse_date(value: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(value) {
+        return Some(at.with_timezone(&chrono::Utc));
+    }
+    let day = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").ok()?;
+    Some(day.and_hms_opt(0, 0, 0)?.and_utc())
 }

@@ -78,6 +78,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let worker = tokio::spawn(fluidcloud_worker::run(
         state.jobs.clone(),
         settings.worker.clone(),
+        std::time::Duration::from_secs(settings.shutdown.grace_secs),
         until_stopped(),
     ));
     let files =

@@ -31,7 +31,16 @@ pub struct Settings {
     pub worker: WorkerSettings,
     pub files: FilesSettings,
     pub signing: SigningSettings,
+    pub trash: TrashSettings,
+    pub shutdown: ShutdownSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ShutdownSettings {
+    /// Seconds a service waits for in-flight requests (and the worker for its jobs)
+    /// after SIGTERM before it exits anyway.
+    pub grace_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -105,10 +114,19 @@ pub struct ImportSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct WorkerSettings {
+    /// Where the worker serves `/healthz`, `/readyz` and `/metrics`.
+    pub listen: SocketAddr,
     pub concurrency: usize,
     pub poll_interval_ms: u64,
     pub lease_secs: u64,
     pub sweep_interval_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TrashSettings {
+    /// Days after which trashed files and folders are purged; 0 keeps them until
+    /// emptied by hand.
+    pub retention_days: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -20,6 +20,37 @@ pub fn init_logging(settings: &LogSettings) {
     };
 }
 
+/// Runs a server until SIGINT or SIGTERM, then gives it `grace` to finish what is in
+/// flight. `serve` receives the future that tells it to stop accepting.
+pub async fn serve_until_signal<F, Fut>(serve: F, grace: std::time::Duration) -> std::io::Result<()>
+where
+    F: FnOnce(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> Fut,
+    Fut: Future<Output = std::io::Result<()>> + Send + 'static,
+{
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let stopping = Box::pin(async move {
+        let mut stopped = stopped;
+        let _ = stopped.wait_for(|stop| *stop).await;
+    });
+    let mut server = tokio::spawn(serve(stopping));
+    tokio::select! {
+        result = &mut server => return result.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+        () = shutdown_signal() => {}
+    }
+    let _ = stop.send(true);
+    match tokio::time::timeout(grace, &mut server).await {
+        Ok(result) => result.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+        Err(_) => {
+            tracing::warn!(
+                grace_secs = grace.as_secs(),
+                "grace period over; exiting with requests still in flight"
+            );
+            server.abort();
+            Ok(())
+        }
+    }
+}
+
 /// Completes on SIGINT or SIGTERM.
 pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();

@@ -559,11 +559,17 @@ impl Store {
         })?)
     }
 
-    /// Records a verdict on a pending file; a file no longer pending is left alone, so
-    /// a repeated scan changes nothing. An infected file's bytes stop counting toward
+    /// Records a verdict on a file whose status is still `judged` (`pending` for a first
+    /// scan, its old verdict for a rescan); a file that changed meanwhile is left alone,
+    /// so a repeated scan changes nothing. An infected file's bytes stop counting toward
     /// the pool (the caller erases them; a job guarantees it). Returns whether the
     /// verdict was recorded.
-    pub async fn record_scan(&self, file_id: Uuid, outcome: &ScanOutcome) -> StoreResult<bool> {
+    pub async fn record_scan(
+        &self,
+        file_id: Uuid,
+        judged: ScanStatus,
+        outcome: &ScanOutcome,
+    ) -> StoreResult<bool> {
         let status = match outcome.scan_status {
             ScanStatus::Clean => FileStatus::Ready,
             ScanStatus::Pending => return Ok(false),
@@ -574,7 +580,7 @@ impl Store {
             let row: Option<(Uuid, String, i64)> = sqlx::query_as(
                 "UPDATE files SET scan_status = $2, status = $3, mime = COALESCE($4, mime), \
                  sha256 = COALESCE($5, sha256), scanner = $6, scan_signature = $7, scanned_at = $8, updated_at = $8 \
-                 WHERE id = $1 AND scan_status = 'pending' RETURNING tenant_id, object_key, size",
+                 WHERE id = $1 AND scan_status = $9 RETURNING tenant_id, object_key, size",
             )
             .bind(file_id)
             .bind(outcome.scan_status.as_str())
@@ -584,6 +590,7 @@ impl Store {
             .bind(&outcome.scanner)
             .bind(&outcome.signature)
             .bind(now())
+            .bind(judged.as_str())
             .fetch_optional(&mut *tx)
             .await?;
             let Some((tenant_id, object_key, size)) = row else {
@@ -720,5 +727,184 @@ impl Store {
             links_limit,
             by_app: quota.by_app,
         })
+    }
+}
+
+/// Which files `fluidcloud admin rescan` scans again.
+#[derive(Debug, Clone)]
+pub enum RescanFilter {
+    /// Every judged file.
+    All,
+    /// Files whose verdict is older than this.
+    ScannedBefore(chrono::DateTime<chrono::Utc>),
+    /// Files judged by any other scanner or signature version than this one.
+    NotScannedBy(String),
+}
+
+/// What `fluidcloud admin reconcile` found wrong between rows and objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct FileRef {
+    pub file_id: Uuid,
+    pub tenant_id: Uuid,
+}
+
+impl Store {
+    /// Enqueues a rescan of every judged file (clean or failed) the filter selects;
+    /// returns how many.
+    pub async fn enqueue_rescans(&self, filter: &RescanFilter) -> StoreResult<u64> {
+        let ids: Vec<Uuid> = with_pool!(self, |pool| {
+            let base = "SELECT id FROM files WHERE scan_status IN ('clean', 'failed')";
+            match filter {
+                RescanFilter::All => sqlx::query_scalar(base).fetch_all(pool).await,
+                RescanFilter::ScannedBefore(at) => {
+                    sqlx::query_scalar(&format!(
+                        "{base} AND (scanned_at IS NULL OR scanned_at < $1)"
+                    ))
+                    .bind(*at)
+                    .fetch_all(pool)
+                    .await
+                }
+                RescanFilter::NotScannedBy(scanner) => {
+                    sqlx::query_scalar(&format!("{base} AND (scanner IS NULL OR scanner <> $1)"))
+                        .bind(scanner)
+                        .fetch_all(pool)
+                        .await
+                }
+            }
+        })?;
+        for chunk in ids.chunks(500) {
+            with_pool!(self, |pool, Db| {
+                let mut tx = Db::begin_write(pool).await?;
+                for file_id in chunk {
+                    Db::enqueue(&mut tx, &JobKind::Rescan { file_id: *file_id }, now()).await?;
+                }
+                tx.commit().await
+            })?;
+        }
+        self.jobs_enqueued();
+        Ok(ids.len() as u64)
+    }
+
+    /// Every object key a row stands for: files whose bytes are kept, and open uploads.
+    pub async fn referenced_object_keys(&self) -> StoreResult<std::collections::HashSet<String>> {
+        let keys: Vec<String> = with_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT object_key FROM files WHERE scan_status <> 'infected' \
+                 UNION SELECT object_key FROM uploads WHERE state = 'open'",
+            )
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(keys.into_iter().collect())
+    }
+
+    /// Files whose bytes should be in the store (not infected), with their keys.
+    pub async fn stored_files(&self) -> StoreResult<Vec<(FileRef, String)>> {
+        let rows: Vec<(Uuid, Uuid, String)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, tenant_id, object_key FROM files WHERE scan_status <> 'infected'",
+            )
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(file_id, tenant_id, key)| (FileRef { file_id, tenant_id }, key))
+            .collect())
+    }
+
+    /// Takes a file whose bytes are gone out of service: `failed`, with the reason, and
+    /// every raw-link server stops serving it.
+    pub async fn mark_bytes_missing(&self, file_id: Uuid) -> StoreResult<()> {
+        with_pool!(self, |pool, Db| {
+            let mut tx = Db::begin_write(pool).await?;
+            sqlx::query(
+                "UPDATE files SET scan_status = 'failed', status = 'quarantined', \
+                 scan_signature = 'the stored object is missing', updated_at = $2 WHERE id = $1",
+            )
+            .bind(file_id)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+            Db::publish(&mut tx, &Change::File(file_id)).await?;
+            tx.commit().await
+        })?;
+        Ok(())
+    }
+
+    /// Permanently erases up to `batch` files trashed before `cutoff` (and then the
+    /// trashed folders emptied by that), across every tenant. Returns the counts.
+    pub async fn purge_trash_before(
+        &self,
+        cutoff: chrono::DateTime<chrono::Utc>,
+        batch: i64,
+    ) -> StoreResult<TrashEmptied> {
+        let emptied = with_pool!(self, |pool, Db| {
+            let mut tx = Db::begin_write(pool).await?;
+            let files: Vec<(Uuid, Uuid, String, i64)> = sqlx::query_as(
+                "SELECT id, tenant_id, object_key, CASE WHEN scan_status = 'infected' THEN 0 ELSE size END \
+                 FROM files WHERE deleted_at IS NOT NULL AND deleted_at < $1 LIMIT $2",
+            )
+            .bind(cutoff)
+            .bind(batch)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut freed: std::collections::HashMap<Uuid, i64> = std::collections::HashMap::new();
+            for (id, tenant_id, _, counted) in &files {
+                sqlx::query("DELETE FROM shares WHERE file_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM files WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                *freed.entry(*tenant_id).or_default() += counted;
+            }
+            for (tenant_id, bytes) in freed {
+                sqlx::query("UPDATE tenants SET bytes_used = bytes_used - $2 WHERE id = $1")
+                    .bind(tenant_id)
+                    .bind(bytes)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let keys: Vec<String> = files.iter().map(|f| f.2.clone()).collect();
+            for chunk in keys.chunks(DELETE_BATCH) {
+                Db::enqueue(
+                    &mut tx,
+                    &JobKind::DeleteObjects {
+                        object_keys: chunk.to_vec(),
+                    },
+                    now(),
+                )
+                .await?;
+            }
+            // Folders go leaves first: a folder is erased once nothing is left in it.
+            let mut folders = 0;
+            loop {
+                let deleted = sqlx::query(
+                    "DELETE FROM folders WHERE deleted_at IS NOT NULL AND deleted_at < $1 \
+                     AND NOT EXISTS (SELECT 1 FROM folders c WHERE c.parent_id = folders.id) \
+                     AND NOT EXISTS (SELECT 1 FROM files f WHERE f.folder_id = folders.id)",
+                )
+                .bind(cutoff)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if deleted == 0 {
+                    break;
+                }
+                folders += deleted;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(TrashEmptied {
+                files: i64::try_from(files.len()).unwrap_or(i64::MAX),
+                folders: i64::try_from(folders).unwrap_or(i64::MAX),
+            })
+        })?;
+        if emptied.files > 0 {
+            self.jobs_enqueued();
+        }
+        Ok(emptied)
     }
 }

@@ -36,6 +36,9 @@ pub enum JobKind {
     DeleteObjects { object_keys: Vec<String> },
     /// Erase a space marked `deleting` and everything in it.
     PurgeSpace { space_id: Uuid },
+    /// Scan a file again with the current signatures; only an infected verdict
+    /// changes a file that was already judged.
+    Rescan { file_id: Uuid },
 }
 
 impl JobKind {
@@ -46,6 +49,7 @@ impl JobKind {
             JobKind::DiscardUpload { .. } => "discard_upload",
             JobKind::DeleteObjects { .. } => "delete_objects",
             JobKind::PurgeSpace { .. } => "purge_space",
+            JobKind::Rescan { .. } => "rescan",
         }
     }
 }

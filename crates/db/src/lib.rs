@@ -25,7 +25,8 @@ pub use backend::{BackendKind, ConnectOptions, Store, redact};
 pub use changes::{Change, ChangeFeed};
 pub use error::{QuotaExceeded, StoreError, StoreResult};
 pub use files::{
-    AppUsage, FileFilter, FileUpdate, Purged, Quota, ScanOutcome, ScanTarget, TrashEmptied,
+    AppUsage, FileFilter, FileRef, FileUpdate, Purged, Quota, RescanFilter, ScanOutcome,
+    ScanTarget, TrashEmptied,
 };
 pub use folders::FolderUpdate;
 pub use shares::{NewShare, ShareAccess};

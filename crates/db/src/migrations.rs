@@ -28,6 +28,7 @@ const POSTGRES: &[Embedded] = migrations!("postgres":
     2 "0002_uploads_and_jobs",
     3 "0003_shares",
     4 "0004_rate_limits",
+    5 "0005_trash_retention",
 );
 
 const SQLITE: &[Embedded] = migrations!("sqlite":
@@ -35,6 +36,7 @@ const SQLITE: &[Embedded] = migrations!("sqlite":
     2 "0002_uploads_and_jobs",
     3 "0003_shares",
     4 "0004_rate_limits",
+    5 "0005_trash_retention",
 );
 
 #[derive(Debug)]

@@ -21,6 +21,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use fluidcloud_core::config::{FilesSettings, Settings};
+use fluidcloud_core::metrics::Metrics;
 use fluidcloud_core::model::File;
 use fluidcloud_core::signing::Signer;
 use fluidcloud_core::window::WindowCounter;
@@ -57,6 +58,8 @@ pub struct FilesState {
     pub per_ip: Option<Arc<WindowCounter<IpAddr>>>,
     /// Seconds in a rate-limit window.
     pub window_secs: i64,
+    /// Request counters of this process.
+    pub metrics: Metrics,
     pub settings: Arc<FilesSettings>,
 }
 
@@ -88,6 +91,7 @@ impl FilesState {
             signer: Signer::new(&settings.signing)?,
             per_ip: (files.rate_limit_per_ip > 0).then(|| Arc::new(WindowCounter::default())),
             window_secs: i64::try_from(settings.rate_limits.window_secs).unwrap_or(60),
+            metrics: Metrics::default(),
             settings: Arc::new(files.clone()),
             objects,
             store,
@@ -138,7 +142,12 @@ pub fn router(state: FilesState) -> Router {
     Router::new()
         .route("/healthz", get(serve::healthz))
         .route("/readyz", get(serve::readyz))
+        .route("/metrics", get(serve::metrics))
         .merge(links)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            serve::track,
+        ))
         .fallback(serve::not_found)
         .with_state(state)
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use fluidcloud_core::config::Settings;
-use fluidcloud_core::runtime::{init_logging, shutdown_signal};
+use fluidcloud_core::runtime::{init_logging, serve_until_signal};
 use fluidcloud_db::Store;
 use fluidcloud_storage::{ObjectStore, StoreSettings};
 
@@ -34,6 +34,12 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", settings.files.listen))?;
     tracing::info!(addr = %settings.files.listen, "fluidcloud-files listening");
-    fluidcloud_files::serve(listener, state, shutdown_signal()).await?;
+    let grace = std::time::Duration::from_secs(settings.shutdown.grace_secs);
+    serve_until_signal(
+        |stopping| fluidcloud_files::serve(listener, state, stopping),
+        grace,
+    )
+    .await?;
+    tracing::info!("fluidcloud-files stopped");
     Ok(())
 }

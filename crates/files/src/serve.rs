@@ -79,6 +79,59 @@ pub async fn limit_per_ip(
     next.run(request).await
 }
 
+/// Counts every routed request by its route template.
+pub async fn track(
+    State(state): State<FilesState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    let seconds = started.elapsed().as_secs_f64();
+    state.metrics.http(
+        "files",
+        &route,
+        method.as_str(),
+        response.status().as_u16(),
+        seconds,
+    );
+    response
+}
+
+/// Prometheus metrics of this process, with the cache hit ratios.
+pub async fn metrics(State(state): State<FilesState>) -> Response {
+    let (link_hits, link_misses) = state.shares.hits_and_misses();
+    let (blob_hits, blob_misses) = state.blobs.hits_and_misses();
+    let text = state.metrics.render(&[
+        (
+            "fluidcloud_link_cache_hits",
+            "Link lookups answered from memory.",
+            link_hits as f64,
+        ),
+        (
+            "fluidcloud_link_cache_misses",
+            "Link lookups that went to the database.",
+            link_misses as f64,
+        ),
+        (
+            "fluidcloud_object_cache_hits",
+            "Small objects served from memory.",
+            blob_hits as f64,
+        ),
+        (
+            "fluidcloud_object_cache_misses",
+            "Small objects fetched from the store.",
+            blob_misses as f64,
+        ),
+    ]);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
 pub async fn not_found() -> Response {
     not_found_response()
 }

@@ -350,6 +350,32 @@ impl ObjectStore {
             .map_err(classify)
     }
 
+    /// Every key under `prefix`, page by page (for reconciliation).
+    pub async fn list_keys(&self, prefix: &str) -> StorageResult<Vec<String>> {
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(classify)?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|object| object.key().map(str::to_owned)),
+            );
+            match page.next_continuation_token() {
+                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
+                _ => return Ok(keys),
+            }
+        }
+    }
+
     /// Deletes the object; deleting a missing object succeeds.
     pub async fn delete(&self, key: &str) -> StorageResult<()> {
         match self

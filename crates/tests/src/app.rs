@@ -81,6 +81,7 @@ impl TestApp {
         tokio::spawn(fluidcloud_worker::run(
             self.jobs.clone(),
             self.settings.worker.clone(),
+            std::time::Duration::from_secs(1),
             std::future::pending(),
         ));
     }
@@ -466,6 +467,22 @@ impl ApiClient {
             .file
             .expect(201)
             .body
+    }
+
+    /// Polls the file until `done` holds for it (or 20 s pass); returns it.
+    pub async fn wait_for(&self, file_id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let file = self
+                .get(&format!("/files/{file_id}"))
+                .await
+                .expect(200)
+                .body;
+            if done(&file) || std::time::Instant::now() > deadline {
+                return file;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
     }
 
     /// Polls the file until its scan is no longer pending (or 20 s pass).

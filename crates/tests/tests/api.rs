@@ -9,6 +9,7 @@ mod api {
     mod import;
     mod links;
     mod matrices;
+    mod operations;
     mod quota;
     mod ratelimits;
     mod scanning;

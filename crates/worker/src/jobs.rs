@@ -5,7 +5,7 @@ use fluidcloud_db::jobs::{JobKind, MAX_ATTEMPTS};
 use fluidcloud_storage::StorageError;
 
 use crate::JobContext;
-use crate::scan::{ScanRun, scan_file};
+use crate::scan::{ScanRun, rescan_file, scan_file};
 
 /// Files removed per transaction when purging a space.
 const PURGE_BATCH: i64 = 200;
@@ -45,6 +45,10 @@ pub(crate) async fn run(context: &JobContext, kind: &JobKind, attempts: i32) -> 
             }
             Ok(())
         }
+        JobKind::Rescan { file_id } => match rescan_file(context, *file_id).await? {
+            ScanRun::Retry(reason) => Err(anyhow::anyhow!("rescan postponed: {reason}")),
+            ScanRun::Recorded(_) | ScanRun::NotPending => Ok(()),
+        },
         JobKind::PurgeSpace { space_id } => {
             while !context
                 .store

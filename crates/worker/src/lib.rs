@@ -6,6 +6,7 @@
 //! expired uploads. On shutdown it stops claiming and finishes the jobs in hand.
 
 mod jobs;
+pub mod ops;
 pub mod scan;
 
 use std::future::Future;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fluidcloud_core::config::{ScanEngine, ScanSettings, Settings, WorkerSettings};
+use fluidcloud_core::metrics::Metrics;
 use fluidcloud_db::Store;
 use fluidcloud_db::jobs::Job;
 use fluidcloud_scan::Scanner;
@@ -26,6 +28,10 @@ pub struct JobContext {
     pub objects: ObjectStore,
     pub scanner: Scanner,
     pub scan: ScanSettings,
+    /// Days after which the Trash is purged (0: never).
+    pub trash_retention_days: u64,
+    /// Scan and job counters of this process.
+    pub metrics: Metrics,
 }
 
 impl JobContext {
@@ -36,6 +42,8 @@ impl JobContext {
             objects: ObjectStore::new(&StoreSettings::from(&settings.storage)),
             scanner: scanner(&settings.scan)?,
             scan: settings.scan.clone(),
+            trash_retention_days: settings.trash.retention_days,
+            metrics: Metrics::default(),
         })
     }
 }
@@ -57,18 +65,20 @@ pub fn scanner(settings: &ScanSettings) -> anyhow::Result<Scanner> {
     })
 }
 
-/// Runs jobs until `shutdown` completes, then waits for the jobs in hand.
+/// Runs jobs until `shutdown` completes, then waits up to `grace` for the jobs in hand.
 pub async fn run(
     context: JobContext,
     settings: WorkerSettings,
+    grace: Duration,
     shutdown: impl Future<Output = ()>,
 ) {
     let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
     let lease = Duration::from_secs(settings.lease_secs.max(3));
     let poll = Duration::from_millis(settings.poll_interval_ms.max(10));
-    let sweeper = tokio::spawn(sweep_expired_uploads(
+    let sweeper = tokio::spawn(sweep(
         context.store.clone(),
         Duration::from_secs(settings.sweep_interval_secs.max(1)),
+        context.trash_retention_days,
     ));
     tracing::info!(backend = ?context.store.kind(), concurrency = settings.concurrency, "worker running");
     let mut shutdown = std::pin::pin!(shutdown);
@@ -105,9 +115,14 @@ pub async fn run(
     }
     sweeper.abort();
     tracing::info!("worker stopping; finishing jobs in hand");
-    let _ = slots
-        .acquire_many(u32::try_from(settings.concurrency.max(1)).unwrap_or(u32::MAX))
-        .await;
+    let all = u32::try_from(settings.concurrency.max(1)).unwrap_or(u32::MAX);
+    if tokio::time::timeout(grace, slots.acquire_many(all))
+        .await
+        .is_err()
+    {
+        // Their leases lapse and another worker takes them up again.
+        tracing::warn!("grace period over; leaving unfinished jobs to be retried");
+    }
     tracing::info!("worker stopped");
 }
 
@@ -129,6 +144,12 @@ async fn execute(context: &JobContext, job: Job, lease: Duration) {
         Err(payload) => Err(anyhow::anyhow!("unknown job payload {payload:?}")),
     };
     heartbeat.abort();
+    let outcome = if result.is_ok() { "done" } else { "failed" };
+    context.metrics.inc(
+        "fluidcloud_jobs_total",
+        "Jobs run, by kind and outcome.",
+        &[("kind", name), ("outcome", outcome)],
+    );
     match result {
         Ok(()) => {
             tracing::debug!(job_id, kind = name, "job done");
@@ -153,8 +174,49 @@ async fn execute(context: &JobContext, job: Job, lease: Duration) {
     }
 }
 
-/// Closes uploads past their deadline, every `interval`.
-async fn sweep_expired_uploads(store: Store, interval: Duration) {
+/// `/healthz`, `/readyz` and `/metrics` of a worker process.
+pub fn health_router(context: JobContext) -> axum::Router {
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    async fn ready(
+        axum::extract::State(context): axum::extract::State<JobContext>,
+    ) -> (StatusCode, &'static str) {
+        if context.store.ping().await.is_err() {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "metadata database unreachable\n",
+            );
+        }
+        if context.objects.ping().await.is_err() {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "object store unreachable\n",
+            );
+        }
+        if context.scanner.ping().await.is_err() {
+            return (StatusCode::SERVICE_UNAVAILABLE, "scanner unreachable\n");
+        }
+        (StatusCode::OK, "ready\n")
+    }
+    async fn metrics(axum::extract::State(context): axum::extract::State<JobContext>) -> String {
+        let depth = context.store.queue_depth().await.map_or(-1.0, |d| d as f64);
+        context.metrics.render(&[(
+            "fluidcloud_jobs_queue_depth",
+            "Jobs waiting or running (-1: unknown).",
+            depth,
+        )])
+    }
+    axum::Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .with_state(context)
+}
+
+/// Every `interval`: closes uploads past their deadline and, when a retention period is
+/// set, erases what has been in the Trash longer. Several workers may sweep at once;
+/// each step is conditional, so nothing is done twice.
+async fn sweep(store: Store, interval: Duration, trash_retention_days: u64) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -165,6 +227,25 @@ async fn sweep_expired_uploads(store: Store, interval: Duration) {
                 Ok(expired) => tracing::info!(expired, "expired uploads released"),
                 Err(err) => {
                     tracing::warn!(error = %err, "sweeping expired uploads failed");
+                    break;
+                }
+            }
+        }
+        if trash_retention_days == 0 {
+            continue;
+        }
+        let days = i64::try_from(trash_retention_days).unwrap_or(i64::MAX / 86_400);
+        let cutoff = fluidcloud_core::time::now() - chrono::TimeDelta::days(days);
+        loop {
+            match store.purge_trash_before(cutoff, 200).await {
+                Ok(emptied) if emptied.files == 0 && emptied.folders == 0 => break,
+                Ok(emptied) => tracing::info!(
+                    files = emptied.files,
+                    folders = emptied.folders,
+                    "trash retention purge"
+                ),
+                Err(err) => {
+                    tracing::warn!(error = %err, "trash retention purge failed");
                     break;
                 }
             }

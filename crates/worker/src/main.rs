@@ -29,6 +29,20 @@ async fn main() -> anyhow::Result<()> {
     store.check_schema().await?;
     store.start_change_feed();
     let context = JobContext::from_settings(store, &settings)?;
-    fluidcloud_worker::run(context, settings.worker.clone(), shutdown_signal()).await;
+    let listener = tokio::net::TcpListener::bind(settings.worker.listen)
+        .await
+        .with_context(|| format!("binding {}", settings.worker.listen))?;
+    tracing::info!(addr = %settings.worker.listen, "fluidcloud-worker health and metrics listening");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let health = axum::serve(listener, fluidcloud_worker::health_router(context.clone()))
+        .with_graceful_shutdown(async move {
+            let mut stopped = stopped;
+            let _ = stopped.wait_for(|stop| *stop).await;
+        });
+    let health = tokio::spawn(async move { health.await });
+    let grace = std::time::Duration::from_secs(settings.shutdown.grace_secs);
+    fluidcloud_worker::run(context, settings.worker.clone(), grace, shutdown_signal()).await;
+    let _ = stop.send(true);
+    health.await??;
     Ok(())
 }

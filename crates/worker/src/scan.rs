@@ -1,9 +1,9 @@
 //! The scan of one file: stream its bytes once through the hasher, the type sniffer
-//! and the scanner, then record the verdict. Used by the worker's scan jobs and by the
-//! API for small files, so `complete` can answer with a verdict.
+//! and the scanner, then record the verdict. Used by the worker's scan and rescan jobs
+//! and by the API for small files, so `complete` can answer with a verdict.
 
 use fluidcloud_core::model::ScanStatus;
-use fluidcloud_db::ScanOutcome;
+use fluidcloud_db::{ScanOutcome, ScanTarget};
 use fluidcloud_scan::mime::{self, SNIFF_LEN};
 use fluidcloud_scan::{ScanError, Verdict};
 use fluidcloud_storage::StorageError;
@@ -17,34 +17,57 @@ use crate::JobContext;
 pub enum ScanRun {
     /// A verdict was recorded.
     Recorded(ScanStatus),
-    /// The file is gone or already has a verdict.
+    /// The file is gone or not in a state this scan applies to.
     NotPending,
-    /// No verdict now (scanner or store unreachable); the file stays pending.
+    /// No verdict now (scanner or store unreachable); try again later.
     Retry(String),
 }
 
-/// Scans a pending file. With `last_attempt`, an unreachable scanner fails the file
-/// instead of postponing again.
+/// Which scan this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The first verdict of a pending file. On the last attempt an unreachable scanner
+    /// fails the file instead of postponing again.
+    First { last_attempt: bool },
+    /// A clean or failed file scanned again with current signatures. Errors never
+    /// change the standing verdict; they are retried.
+    Rescan,
+}
+
+/// Scans a pending file.
 pub async fn scan_file(
     context: &JobContext,
     file_id: Uuid,
     last_attempt: bool,
 ) -> anyhow::Result<ScanRun> {
+    scan(context, file_id, Mode::First { last_attempt }).await
+}
+
+/// Scans a judged (clean or failed) file again.
+pub async fn rescan_file(context: &JobContext, file_id: Uuid) -> anyhow::Result<ScanRun> {
+    scan(context, file_id, Mode::Rescan).await
+}
+
+async fn scan(context: &JobContext, file_id: Uuid, mode: Mode) -> anyhow::Result<ScanRun> {
     let Some(target) = context.store.scan_target(file_id).await? else {
         return Ok(ScanRun::NotPending);
     };
-    if target.scan_status != ScanStatus::Pending {
+    let applies = match mode {
+        Mode::First { .. } => target.scan_status == ScanStatus::Pending,
+        Mode::Rescan => matches!(target.scan_status, ScanStatus::Clean | ScanStatus::Failed),
+    };
+    if !applies {
         return Ok(ScanRun::NotPending);
     }
-    let scanner_name = match context.scanner.version().await {
+    let scanner = match context.scanner.version().await {
         Ok(version) => version,
-        Err(err) => return postpone_or_fail(context, file_id, "unknown", err, last_attempt).await,
+        Err(err) => return postpone_or_fail(context, &target, "unknown", err, mode).await,
     };
-    let fail = |reason: String| ScanOutcome {
+    let failed = |reason: String| ScanOutcome {
         scan_status: ScanStatus::Failed,
         mime: None,
         sha256: None,
-        scanner: scanner_name.clone(),
+        scanner: scanner.clone(),
         signature: Some(reason),
     };
     if u64::try_from(target.size).unwrap_or(u64::MAX) > context.scan.max_bytes {
@@ -52,21 +75,19 @@ pub async fn scan_file(
             "too large to scan ({} bytes; limit {})",
             target.size, context.scan.max_bytes
         );
-        return record(context, file_id, &fail(reason)).await;
+        return postpone_or_fail(context, &target, &scanner, ScanError::Failed(reason), mode).await;
     }
     let mut session = match context.scanner.start().await {
         Ok(session) => session,
-        Err(err) => {
-            return postpone_or_fail(context, file_id, &scanner_name, err, last_attempt).await;
-        }
+        Err(err) => return postpone_or_fail(context, &target, &scanner, err, mode).await,
     };
     let mut object = match context.objects.get(&target.object_key, None).await {
         Ok(object) => object,
-        Err(StorageError::NotFound) => {
+        Err(StorageError::NotFound) if matches!(mode, Mode::First { .. }) => {
             return record(
                 context,
-                file_id,
-                &fail("the stored object is missing".into()),
+                &target,
+                &failed("the stored object is missing".into()),
             )
             .await;
         }
@@ -87,7 +108,7 @@ pub async fn scan_file(
             prefix.extend_from_slice(&chunk[..take]);
         }
         if let Err(err) = session.feed(&chunk).await {
-            return postpone_or_fail(context, file_id, &scanner_name, err, last_attempt).await;
+            return postpone_or_fail(context, &target, &scanner, err, mode).await;
         }
     }
     if read != u64::try_from(target.size).unwrap_or(0) {
@@ -100,36 +121,34 @@ pub async fn scan_file(
     let sha256 = hex::encode(digest);
     let verdict = match session.finish(&digest).await {
         Ok(verdict) => verdict,
-        Err(err) => {
-            return postpone_or_fail(context, file_id, &scanner_name, err, last_attempt).await;
-        }
+        Err(err) => return postpone_or_fail(context, &target, &scanner, err, mode).await,
     };
     let outcome = match verdict {
         Verdict::Infected(signature) => ScanOutcome {
             scan_status: ScanStatus::Infected,
             mime: None,
             sha256: Some(sha256),
-            scanner: scanner_name,
+            scanner,
             signature: Some(signature),
         },
         // Bytes that are not what the client hashed are not what it meant to store.
         Verdict::Clean
             if !target.sha256.is_empty() && !target.sha256.eq_ignore_ascii_case(&sha256) =>
         {
-            fail(format!(
+            failed(format!(
                 "sha256 mismatch: declared {}, stored bytes hash to {sha256}",
                 target.sha256
             ))
         }
         Verdict::Clean => ScanOutcome {
             scan_status: ScanStatus::Clean,
-            mime: Some(mime::detect(&prefix, &target.mime)),
+            mime: (mode != Mode::Rescan).then(|| mime::detect(&prefix, &target.mime)),
             sha256: Some(sha256),
-            scanner: scanner_name,
+            scanner,
             signature: None,
         },
     };
-    let run = record(context, file_id, &outcome).await?;
+    let run = record(context, &target, &outcome).await?;
     if outcome.scan_status == ScanStatus::Infected {
         // Erase now; the job enqueued with the verdict guarantees it if this fails.
         if let Err(err) = context.objects.delete(&target.object_key).await {
@@ -141,11 +160,20 @@ pub async fn scan_file(
 
 async fn record(
     context: &JobContext,
-    file_id: Uuid,
+    target: &ScanTarget,
     outcome: &ScanOutcome,
 ) -> anyhow::Result<ScanRun> {
-    if context.store.record_scan(file_id, outcome).await? {
-        tracing::info!(%file_id, scan_status = outcome.scan_status.as_str(), scanner = outcome.scanner,
+    if context
+        .store
+        .record_scan(target.id, target.scan_status, outcome)
+        .await?
+    {
+        context.metrics.inc(
+            "fluidcloud_scans_total",
+            "Scan verdicts recorded, by verdict.",
+            &[("verdict", outcome.scan_status.as_str())],
+        );
+        tracing::info!(file_id = %target.id, scan_status = outcome.scan_status.as_str(), scanner = outcome.scanner,
             signature = outcome.signature.as_deref().unwrap_or(""), "scan verdict recorded");
         Ok(ScanRun::Recorded(outcome.scan_status))
     } else {
@@ -154,17 +182,24 @@ async fn record(
 }
 
 /// An unreachable scanner postpones the scan (the file stays pending, never clean); a
-/// scanner that answered without a verdict fails the file.
+/// scanner that answered without a verdict fails a first scan. A rescan keeps the
+/// standing verdict and tries again later either way.
 async fn postpone_or_fail(
     context: &JobContext,
-    file_id: Uuid,
+    target: &ScanTarget,
     scanner: &str,
     err: ScanError,
-    last_attempt: bool,
+    mode: Mode,
 ) -> anyhow::Result<ScanRun> {
-    match err {
-        ScanError::Unavailable(reason) if !last_attempt => Ok(ScanRun::Retry(reason)),
-        ScanError::Unavailable(reason) | ScanError::Failed(reason) => {
+    match (err, mode) {
+        (err, Mode::Rescan) => Ok(ScanRun::Retry(err.to_string())),
+        (
+            ScanError::Unavailable(reason),
+            Mode::First {
+                last_attempt: false,
+            },
+        ) => Ok(ScanRun::Retry(reason)),
+        (ScanError::Unavailable(reason) | ScanError::Failed(reason), Mode::First { .. }) => {
             let outcome = ScanOutcome {
                 scan_status: ScanStatus::Failed,
                 mime: None,
@@ -172,7 +207,7 @@ async fn postpone_or_fail(
                 scanner: scanner.to_owned(),
                 signature: Some(reason),
             };
-            record(context, file_id, &outcome).await
+            record(context, target, &outcome).await
         }
     }
 }

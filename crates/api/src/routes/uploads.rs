@@ -172,7 +172,14 @@ pub async fn initiate(
     )
     .await
     {
-        Ok(ticket) => Ok(axum::Json(ticket)),
+        Ok(ticket) => {
+            state.metrics.inc(
+                "fluidcloud_uploads_initiated_total",
+                "Upload tickets handed out, by mode.",
+                &[("mode", ticket.mode)],
+            );
+            Ok(axum::Json(ticket))
+        }
         Err(err) => {
             // Nothing usable was handed out: give the reservation back at once.
             if let Err(release) = state.store.reject_upload(&upload).await {
@@ -371,7 +378,14 @@ pub async fn complete(
             },
     };
     let file = match state.store.complete_upload(&upload, &completion).await? {
-        Completed::Created(file) => file,
+        Completed::Created(file) => {
+            state.metrics.inc(
+                "fluidcloud_uploads_completed_total",
+                "Uploads turned into files.",
+                &[],
+            );
+            file
+        }
         Completed::NotOpen => {
             let current = state
                 .store
@@ -519,6 +533,9 @@ pub async fn import_url(
                 chrono::TimeDelta::zero()
             },
     };
+    state
+        .metrics
+        .inc("fluidcloud_imports_total", "Files imported from URLs.", &[]);
     let Completed::Created(file) = state.store.complete_upload(&upload, &completion).await? else {
         return Err(ApiError::Conflict(
             "the import was interrupted; try again".into(),

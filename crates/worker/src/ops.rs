@@ -1,0 +1,61 @@
+//! Operator tasks run from the CLI: reconciling the database with the bucket.
+
+use std::collections::HashSet;
+
+use fluidcloud_db::{FileRef, Store};
+use fluidcloud_storage::ObjectStore;
+use serde::Serialize;
+
+/// What `fluidcloud admin reconcile` found (and fixed, with `--fix`).
+#[derive(Debug, Serialize)]
+pub struct Reconciliation {
+    /// Objects under `t/` that no file or open upload refers to.
+    pub objects_without_rows: Vec<String>,
+    /// Files whose bytes should be stored but are not.
+    pub rows_without_objects: Vec<MissingObject>,
+    /// Whether the findings were fixed: orphans deleted, files without bytes `failed`.
+    pub fixed: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MissingObject {
+    #[serde(flatten)]
+    pub file: FileRef,
+    pub object_key: String,
+}
+
+/// Compares rows with objects. Rows are read before the bucket is listed, so an upload
+/// that lands in between is never taken for an orphan.
+pub async fn reconcile(
+    store: &Store,
+    objects: &ObjectStore,
+    fix: bool,
+) -> anyhow::Result<Reconciliation> {
+    let referenced = store.referenced_object_keys().await?;
+    let stored_files = store.stored_files().await?;
+    let keys: HashSet<String> = objects.list_keys("t/").await?.into_iter().collect();
+    let mut orphans: Vec<String> = keys
+        .iter()
+        .filter(|key| !referenced.contains(*key))
+        .cloned()
+        .collect();
+    orphans.sort();
+    let missing: Vec<MissingObject> = stored_files
+        .into_iter()
+        .filter(|(_, key)| !keys.contains(key))
+        .map(|(file, object_key)| MissingObject { file, object_key })
+        .collect();
+    if fix {
+        for key in &orphans {
+            objects.delete(key).await?;
+        }
+        for missing in &missing {
+            store.mark_bytes_missing(missing.file.file_id).await?;
+        }
+    }
+    Ok(Reconciliation {
+        objects_without_rows: orphans,
+        rows_without_objects: missing,
+        fixed: fix,
+    })
+}
