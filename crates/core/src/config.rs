@@ -219,6 +219,36 @@ impl Settings {
 mod tests {
     use super::*;
 
+    /// Every key of `config/default.toml` has its entry in docs/configuration.md
+    /// (regenerate it with `scripts/config-doc`).
+    #[test]
+    fn every_key_is_documented() {
+        let doc = include_str!("../../../docs/configuration.md");
+        let figment = Figment::from(Toml::string(DEFAULT_TOML));
+        let root = figment.find_value("").expect("the defaults parse");
+        let mut keys = Vec::new();
+        fn walk(prefix: &str, value: &figment::value::Value, keys: &mut Vec<String>) {
+            match value {
+                figment::value::Value::Dict(_, dict) if prefix == "signing.keys" => {
+                    assert!(!dict.is_empty());
+                    keys.push("signing.keys.<id>".into());
+                }
+                figment::value::Value::Dict(_, dict) => {
+                    for (key, child) in dict {
+                        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                        walk(&path, child, keys);
+                    }
+                }
+                _ => keys.push(prefix.to_owned()),
+            }
+        }
+        walk("", &root, &mut keys);
+        assert!(keys.len() > 40);
+        for key in keys {
+            assert!(doc.contains(&format!("### `{key}`")), "{key} is missing from docs/configuration.md");
+        }
+    }
+
     #[test]
     fn defaults_parse() {
         let settings = Settings::from_figment(&Figment::from(Toml::string(DEFAULT_TOML))).unwrap();
