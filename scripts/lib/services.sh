@@ -44,6 +44,13 @@ start_postgres() {
   as_postgres "$PG_BIN/initdb -D $PG_DIR/data -U postgres --auth=trust -E UTF8 --no-sync" >/dev/null
   as_postgres "$PG_BIN/pg_ctl -D $PG_DIR/data -l $PG_DIR/server.log -w start -o '-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=500'" >/dev/null
   SERVICES_STARTED+=(postgres)
+  # For fault tests: restart the server in place (same data, same port).
+  cat > "$PG_DIR/restart" <<RESTART
+#!/bin/bash
+source "$PWD/scripts/lib/services.sh"
+as_postgres "$PG_BIN/pg_ctl -D $PG_DIR/data -l $PG_DIR/server.log -m fast -w restart" >/dev/null
+RESTART
+  chmod +x "$PG_DIR/restart"
   export PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
   echo "PostgreSQL ready at $PG_URL" >&2
 }
@@ -101,18 +108,31 @@ JSON
   local s3 master filer volume admin
   s3=$(free_port_pair); master=$(free_port_pair); filer=$(free_port_pair); volume=$(free_port_pair); admin=$(free_port_pair)
   mkdir -p "$WEED_DIR/data"
-  weed mini -dir="$WEED_DIR/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
-    -s3.port="$s3" -master.port="$master" -filer.port="$filer" -volume.port="$volume" -admin.port="$admin" \
-    -webdav=false -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0 \
-    -s3.config="$WEED_DIR/s3.json" -bucket="$S3_BUCKET" >"$WEED_DIR/weed.log" 2>&1 &
-  WEED_PID=$!
+  # A restart script with the same folder and ports, for fault tests and for stopping.
+  cat > "$WEED_DIR/start" <<START
+#!/bin/sh
+weed mini -dir="$WEED_DIR/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \\
+  -s3.port="$s3" -master.port="$master" -filer.port="$filer" -volume.port="$volume" -admin.port="$admin" \\
+  -webdav=false -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0 \\
+  -s3.config="$WEED_DIR/s3.json" -bucket="$S3_BUCKET" >>"$WEED_DIR/weed.log" 2>&1 &
+echo \$! > "$WEED_DIR/pid"
+START
+  cat > "$WEED_DIR/stop" <<STOP
+#!/bin/sh
+pid=\$(cat "$WEED_DIR/pid" 2>/dev/null) && kill "\$pid" 2>/dev/null
+while [ -n "\$pid" ] && kill -0 "\$pid" 2>/dev/null; do sleep 0.05; done
+exit 0
+STOP
+  chmod +x "$WEED_DIR/start" "$WEED_DIR/stop"
+  "$WEED_DIR/start"
+  WEED_PID=$(cat "$WEED_DIR/pid")
   SERVICES_STARTED+=(seaweedfs)
   export S3_ENDPOINT="http://127.0.0.1:$s3" S3_ACCESS_KEY S3_SECRET_KEY S3_BUCKET
   # Ready when an S3 request gets an S3 answer (any HTTP status).
   local tries=0
   until curl -s -o /dev/null "$S3_ENDPOINT/$S3_BUCKET"; do
     tries=$((tries + 1))
-    if [ "$tries" -gt 300 ] || ! kill -0 "$WEED_PID" 2>/dev/null; then
+    if [ "$tries" -gt 300 ] || ! kill -0 "$(cat "$WEED_DIR/pid")" 2>/dev/null; then
       tail -20 "$WEED_DIR/weed.log" >&2; echo "SeaweedFS did not start" >&2; return 1
     fi
     sleep 0.1
@@ -121,10 +141,10 @@ JSON
 }
 
 stop_seaweedfs() {
-  [ -n "${WEED_PID:-}" ] || return 0
-  kill "$WEED_PID" 2>/dev/null; wait "$WEED_PID" 2>/dev/null || true
+  [ -n "${WEED_DIR:-}" ] || return 0
+  "$WEED_DIR/stop"
   rm -rf "$WEED_DIR"
-  WEED_PID=
+  WEED_DIR=
 }
 
 # clamd from Debian's clamav-daemon, with a generated signature database (no
@@ -165,6 +185,16 @@ stop_clamd() {
   kill "$CLAMD_PID" 2>/dev/null; wait "$CLAMD_PID" 2>/dev/null || true
   rm -rf "$CLAMD_DIR"
   CLAMD_PID=
+}
+
+# The virtualenv with the official SDK and pytest, made once under target/. Exports VENV.
+ensure_venv() {
+  VENV=${VENV:-target/sdk-venv}
+  if [ ! -x "$VENV/bin/pytest" ] || ! "$VENV/bin/python" -c 'import fluidcloud' 2>/dev/null; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "fluidcloud==0.1.0" "pytest>=7"
+  fi
+  export VENV
 }
 
 stop_services() {

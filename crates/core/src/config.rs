@@ -235,7 +235,11 @@ mod tests {
                 }
                 figment::value::Value::Dict(_, dict) => {
                     for (key, child) in dict {
-                        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                        let path = if prefix.is_empty() {
+                            key.clone()
+                        } else {
+                            format!("{prefix}.{key}")
+                        };
                         walk(&path, child, keys);
                     }
                 }
@@ -245,7 +249,10 @@ mod tests {
         walk("", &root, &mut keys);
         assert!(keys.len() > 40);
         for key in keys {
-            assert!(doc.contains(&format!("### `{key}`")), "{key} is missing from docs/configuration.md");
+            assert!(
+                doc.contains(&format!("### `{key}`")),
+                "{key} is missing from docs/configuration.md"
+            );
         }
     }
 

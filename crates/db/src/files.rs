@@ -317,14 +317,19 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
             let file = file.ok_or(StoreError::NotFound("file"))?;
-            // The links go with the file; the File change below makes every raw-link
-            // server drop them before this call returns.
-            let shares_revoked = sqlx::query("DELETE FROM shares WHERE file_id = $1")
+            // The links go with the file (those not yet revoked are counted as revoked
+            // now); the File change below makes every raw-link server drop them before
+            // this call returns.
+            let shares_revoked: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM shares WHERE file_id = $1 AND revoked_at IS NULL",
+            )
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM shares WHERE file_id = $1")
                 .bind(id)
                 .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            let shares_revoked = i64::try_from(shares_revoked).unwrap_or(i64::MAX);
+                .await?;
             sqlx::query("DELETE FROM files WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)
