@@ -85,3 +85,13 @@ def test_missing_scope_raises_permission_error(key_with_scopes, space):
         }
         with pytest.raises(PermissionError_):
             reader.folders.list(space.id)
+
+
+def test_federation_calls_are_not_served(fc):
+    """The SDK's service-token exchange is part of the hosted product's federation,
+    which this server does not implement: it answers 404, so the SDK raises cleanly."""
+    with pytest.raises(NotFoundError) as caught:
+        fc.exchange_service_token("a-user-jwt", "fluidtalk")
+    assert caught.value.status == 404
+    with pytest.raises(NotFoundError):
+        fc.as_user("a-user-jwt", "fluidtalk")

@@ -15,7 +15,10 @@ async fn main() {
     let scanner = if target == "builtin" {
         Scanner::builtin(None).expect("built-in scanner")
     } else {
-        Scanner::clamd(target.parse().expect("a clamd address"), std::time::Duration::from_secs(120))
+        Scanner::clamd(
+            target.parse().expect("a clamd address"),
+            std::time::Duration::from_secs(120),
+        )
     };
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let data: Vec<u8> = (0..mib << 20)
@@ -33,7 +36,10 @@ async fn main() {
         hasher.update(chunk);
         session.feed(chunk).await.expect("scan");
     }
-    let verdict = session.finish(&hasher.finalize().into()).await.expect("verdict");
+    let verdict = session
+        .finish(&hasher.finalize().into())
+        .await
+        .expect("verdict");
     let seconds = started.elapsed().as_secs_f64();
     let name = scanner.version().await.unwrap_or_default();
     println!(

@@ -278,6 +278,23 @@ async fn quota_follows_trash_restore_and_purge() {
         .await
         .expect(200);
     assert_eq!(bytes_used(&client).await, 500, "trashed files still count");
+    let folder = client
+        .create_folder(space, None, "stats")
+        .await
+        .expect(201)
+        .id();
+    client
+        .patch(
+            &format!("/files/{}", id(&b)),
+            &json!({ "folder_id": folder }),
+        )
+        .await
+        .expect(200);
+    let stats = client.folder_stats(folder).await.expect(200).body;
+    assert_eq!(
+        (stats["file_count"].as_i64(), stats["total_bytes"].as_i64()),
+        (Some(1), Some(200))
+    );
     client
         .post(&format!("/files/{}/restore", id(&a)), &Value::Null)
         .await
