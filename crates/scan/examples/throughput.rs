@@ -8,6 +8,7 @@ use fluidcloud_scan::Scanner;
 use sha2::{Digest, Sha256};
 
 #[tokio::main]
+#[expect(clippy::print_stdout, reason = "the figure is the program's output")]
 async fn main() {
     let mut args = std::env::args().skip(1);
     let target = args.next().unwrap_or_else(|| "builtin".into());
