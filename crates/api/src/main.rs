@@ -24,11 +24,9 @@ async fn main() -> anyhow::Result<()> {
     let settings = Arc::new(Settings::load(args.config.as_deref())?);
     init_logging(&settings.log);
 
-    let store = Store::connect(&settings.database.url, &(&settings.database).into())
+    let store = Store::open_for_service(&settings.database)
         .await
-        .context("connecting to the metadata database")?;
-    store.check_schema().await?;
-    store.start_change_feed();
+        .context("opening the metadata database")?;
 
     let state = fluidcloud_api::AppState::new(store, Arc::clone(&settings))?;
     let listener = tokio::net::TcpListener::bind(settings.api.listen)

@@ -124,6 +124,19 @@ macro_rules! reserve_bytes {
     }};
 }
 
+/// Inside a `with_pool!` transaction: `bytes` of the tenant's pool stop counting as used
+/// (a purge, an erased infected file).
+macro_rules! release_used {
+    ($tx:ident, $tenant_id:expr, $bytes:expr) => {{
+        let bytes: i64 = $bytes;
+        ::sqlx::query("UPDATE tenants SET bytes_used = bytes_used - $2 WHERE id = $1")
+            .bind($tenant_id)
+            .bind(bytes)
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+
 /// What differs between the two SQL dialects.
 pub(crate) trait Dialect: sqlx::Database {
     /// Appended to a `SELECT` that must lock the rows it reads. PostgreSQL locks the
@@ -302,6 +315,17 @@ impl Store {
             pool,
             feed: Arc::new(ChangeFeed::new()),
         })
+    }
+
+    /// What every service process does first: connect, refuse a schema older than this
+    /// build (services never migrate), and start following the change feed.
+    pub async fn open_for_service(
+        settings: &fluidcloud_core::config::DatabaseSettings,
+    ) -> StoreResult<Store> {
+        let store = Store::connect(&settings.url, &settings.into()).await?;
+        store.check_schema().await?;
+        store.start_change_feed();
+        Ok(store)
     }
 
     pub fn kind(&self) -> BackendKind {

@@ -335,11 +335,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             let counted = counts_toward_quota(&file);
-            sqlx::query("UPDATE tenants SET bytes_used = bytes_used - $2 WHERE id = $1")
-                .bind(tenant_id)
-                .bind(counted)
-                .execute(&mut *tx)
-                .await?;
+            release_used!(tx, tenant_id, counted);
             let delete = JobKind::DeleteObjects {
                 object_keys: vec![file.object_key.clone()],
             };
@@ -407,11 +403,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             let freed: i64 = files.iter().map(|(_, counted)| counted).sum();
-            sqlx::query("UPDATE tenants SET bytes_used = bytes_used - $2 WHERE id = $1")
-                .bind(tenant_id)
-                .bind(freed)
-                .execute(&mut *tx)
-                .await?;
+            release_used!(tx, tenant_id, freed);
             let keys: Vec<String> = files.iter().map(|(key, _)| key.clone()).collect();
             for batch in keys.chunks(DELETE_BATCH) {
                 Db::enqueue(
@@ -489,11 +481,7 @@ impl Store {
                 keys.push(key.clone());
                 freed += counted;
             }
-            sqlx::query("UPDATE tenants SET bytes_used = bytes_used - $2 WHERE id = $1")
-                .bind(tenant_id)
-                .bind(freed)
-                .execute(&mut *tx)
-                .await?;
+            release_used!(tx, tenant_id, freed);
             let finished = i64::try_from(files.len()).unwrap_or(i64::MAX) < batch;
             if finished {
                 // Open uploads into the space: release their reservations and discard.
@@ -602,11 +590,7 @@ impl Store {
                 return Ok(false);
             };
             if outcome.scan_status == ScanStatus::Infected {
-                sqlx::query("UPDATE tenants SET bytes_used = bytes_used - $2 WHERE id = $1")
-                    .bind(tenant_id)
-                    .bind(size)
-                    .execute(&mut *tx)
-                    .await?;
+                release_used!(tx, tenant_id, size);
                 let erase = JobKind::DeleteObjects {
                     object_keys: vec![object_key],
                 };
@@ -867,11 +851,7 @@ impl Store {
                 *freed.entry(*tenant_id).or_default() += counted;
             }
             for (tenant_id, bytes) in freed {
-                sqlx::query("UPDATE tenants SET bytes_used = bytes_used - $2 WHERE id = $1")
-                    .bind(tenant_id)
-                    .bind(bytes)
-                    .execute(&mut *tx)
-                    .await?;
+                release_used!(tx, tenant_id, bytes);
             }
             let keys: Vec<String> = files.iter().map(|f| f.2.clone()).collect();
             for chunk in keys.chunks(DELETE_BATCH) {

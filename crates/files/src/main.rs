@@ -23,11 +23,9 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let settings = Settings::load(args.config.as_deref())?;
     init_logging(&settings.log);
-    let store = Store::connect(&settings.database.url, &(&settings.database).into())
+    let store = Store::open_for_service(&settings.database)
         .await
-        .context("connecting to the metadata database")?;
-    store.check_schema().await?;
-    store.start_change_feed();
+        .context("opening the metadata database")?;
     let objects = ObjectStore::new(&StoreSettings::from(&settings.storage));
     let state = fluidcloud_files::FilesState::new(store, objects, &settings)?;
     let listener = tokio::net::TcpListener::bind(settings.files.listen)
