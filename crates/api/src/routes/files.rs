@@ -4,7 +4,9 @@
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use fluidcloud_core::model::{File, ScanStatus};
-use fluidcloud_core::names::{DEFAULT_APP, validate_entry_name};
+use fluidcloud_core::names::{
+    DEFAULT_APP, validate_app_name, validate_client_key, validate_entry_name,
+};
 use fluidcloud_core::signing::{Disposition, DownloadGrant};
 use fluidcloud_core::time::now;
 use fluidcloud_db::{FileFilter, FileUpdate};
@@ -78,7 +80,14 @@ pub async fn list_files(
         folder_id: params.folder_id,
         recursive: params.recursive == Some(true),
         trash: params.trash == Some(true),
-        app: params.app,
+        app: match params.app {
+            Some(app) => {
+                validate_app_name(&app)
+                    .map_err(|e| ApiError::Unprocessable(format!("app: {e}")))?;
+                Some(app)
+            }
+            None => None,
+        },
     };
     Ok(Listed(
         state
@@ -114,6 +123,9 @@ pub async fn resolve_file(
     Query(params): Query<ResolveParams>,
 ) -> Result<axum::Json<File>, ApiError> {
     let app = params.app.as_deref().unwrap_or(DEFAULT_APP);
+    validate_app_name(app).map_err(|e| ApiError::Unprocessable(format!("app: {e}")))?;
+    validate_client_key(&params.client_key)
+        .map_err(|e| ApiError::Unprocessable(format!("client_key: {e}")))?;
     Ok(axum::Json(
         state
             .store
