@@ -24,6 +24,38 @@ struct Histogram {
 }
 
 impl Histogram {
+    fn record(&self, seconds: f64) {
+        for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
+            if seconds <= bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let micros = (seconds * 1e6).max(0.0) as u64;
+        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &Labels) {
+        for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
+            let le = bound.to_string();
+            let _ = writeln!(
+                out,
+                "{name}_bucket{} {}",
+                format_labels(labels, Some(&le)),
+                bucket.load(Ordering::Relaxed)
+            );
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "{name}_bucket{} {count}",
+            format_labels(labels, Some("+Inf"))
+        );
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum{} {sum}", format_labels(labels, None));
+        let _ = writeln!(out, "{name}_count{} {count}", format_labels(labels, None));
+    }
+
     fn new() -> Self {
         Histogram {
             buckets: std::array::from_fn(|_| AtomicU64::new(0)),
@@ -33,6 +65,15 @@ impl Histogram {
     }
 }
 
+/// One HTTP series: the request counter and latency histogram of a (service, route,
+/// method, status). Kept apart from the generic families so the per-request path is a
+/// hash and two atomic adds, with no allocation.
+struct HttpSeries {
+    labels: Labels,
+    count: AtomicU64,
+    latency: Histogram,
+}
+
 #[derive(Default)]
 struct Families {
     counters: BTreeMap<(&'static str, Labels), Arc<AtomicU64>>,
@@ -40,10 +81,16 @@ struct Families {
     help: BTreeMap<&'static str, &'static str>,
 }
 
+#[derive(Default)]
+struct HttpFamilies {
+    series: std::collections::HashMap<u64, Arc<HttpSeries>>,
+}
+
 /// The metrics of one process. Cheap to clone; clones share the series.
 #[derive(Clone, Default)]
 pub struct Metrics {
     families: Arc<RwLock<Families>>,
+    http: Arc<RwLock<HttpFamilies>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -116,35 +163,42 @@ impl Metrics {
                     .or_insert_with(|| Arc::new(Histogram::new())),
             )
         });
-        for (bucket, bound) in histogram.buckets.iter().zip(BUCKETS) {
-            if seconds <= bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        histogram.count.fetch_add(1, Ordering::Relaxed);
-        let micros = (seconds * 1e6).max(0.0) as u64;
-        histogram.sum_micros.fetch_add(micros, Ordering::Relaxed);
+        histogram.record(seconds);
     }
 
     /// Records one HTTP request of `service` (route templates only, never raw paths).
     pub fn http(&self, service: &str, route: &str, method: &str, status: u16, seconds: f64) {
-        let status = status.to_string();
-        self.inc(
-            "fluidcloud_http_requests_total",
-            "HTTP requests answered, by service, route, method and status.",
-            &[
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        (service, route, method, status).hash(&mut hasher);
+        let key = hasher.finish();
+        let existing = self
+            .http
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .series
+            .get(&key)
+            .cloned();
+        let series = existing.unwrap_or_else(|| {
+            let status = status.to_string();
+            let labels = labels(&[
                 ("service", service),
                 ("route", route),
                 ("method", method),
                 ("status", &status),
-            ],
-        );
-        self.observe(
-            "fluidcloud_http_request_duration_seconds",
-            "HTTP request latency, by service, route and method.",
-            &[("service", service), ("route", route), ("method", method)],
-            seconds,
-        );
+            ]);
+            let mut http = self.http.write().unwrap_or_else(|e| e.into_inner());
+            let series = http.series.entry(key).or_insert_with(|| {
+                Arc::new(HttpSeries {
+                    labels,
+                    count: AtomicU64::new(0),
+                    latency: Histogram::new(),
+                })
+            });
+            Arc::clone(series)
+        });
+        series.count.fetch_add(1, Ordering::Relaxed);
+        series.latency.record(seconds);
     }
 
     /// The exposition text, with `gauges` (name, help, value) computed by the caller
@@ -178,24 +232,35 @@ impl Metrics {
                 );
                 last = name;
             }
-            for (bucket, bound) in histogram.buckets.iter().zip(BUCKETS) {
-                let le = bound.to_string();
-                let _ = writeln!(
-                    out,
-                    "{name}_bucket{} {}",
-                    format_labels(labels, Some(&le)),
-                    bucket.load(Ordering::Relaxed)
-                );
-            }
-            let count = histogram.count.load(Ordering::Relaxed);
+            histogram.render(&mut out, name, labels);
+        }
+        let http = self.http.read().unwrap_or_else(|e| e.into_inner());
+        let mut series: Vec<&Arc<HttpSeries>> = http.series.values().collect();
+        series.sort_by(|a, b| a.labels.cmp(&b.labels));
+        if !series.is_empty() {
+            let name = "fluidcloud_http_requests_total";
             let _ = writeln!(
                 out,
-                "{name}_bucket{} {count}",
-                format_labels(labels, Some("+Inf"))
+                "# HELP {name} HTTP requests answered, by service, route, method and status."
             );
-            let sum = histogram.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-            let _ = writeln!(out, "{name}_sum{} {sum}", format_labels(labels, None));
-            let _ = writeln!(out, "{name}_count{} {count}", format_labels(labels, None));
+            let _ = writeln!(out, "# TYPE {name} counter");
+            for one in &series {
+                let _ = writeln!(
+                    out,
+                    "{name}{} {}",
+                    format_labels(&one.labels, None),
+                    one.count.load(Ordering::Relaxed)
+                );
+            }
+            let name = "fluidcloud_http_request_duration_seconds";
+            let _ = writeln!(
+                out,
+                "# HELP {name} HTTP request latency, by service, route, method and status."
+            );
+            let _ = writeln!(out, "# TYPE {name} histogram");
+            for one in &series {
+                one.latency.render(&mut out, name, &one.labels);
+            }
         }
         for (name, help, value) in gauges {
             let _ = writeln!(
@@ -246,7 +311,26 @@ mod tests {
             &[("route", "/a"), ("status", "200")],
         );
         metrics.observe("latency_seconds", "Latency.", &[("route", "/a")], 0.003);
+        metrics.http("api", "/api/v1/me", "GET", 200, 0.002);
+        metrics.http("api", "/api/v1/me", "GET", 200, 0.02);
+        metrics.http("api", "/api/v1/me", "GET", 401, 0.001);
         let text = metrics.render(&[("queue_depth", "Jobs waiting.", 4.0)]);
+        let me = "service=\"api\",route=\"/api/v1/me\",method=\"GET\"";
+        assert!(
+            text.contains(&format!(
+                "fluidcloud_http_requests_total{{{me},status=\"200\"}} 2\n"
+            )),
+            "{text}"
+        );
+        assert!(text.contains(&format!(
+            "fluidcloud_http_requests_total{{{me},status=\"401\"}} 1\n"
+        )));
+        assert!(text.contains(&format!("fluidcloud_http_request_duration_seconds_bucket{{{me},status=\"200\",le=\"0.0025\"}} 1\n")), "{text}");
+        assert_eq!(
+            text.matches("# TYPE fluidcloud_http_requests_total counter")
+                .count(),
+            1
+        );
         assert!(text.contains("# TYPE requests_total counter\n"));
         assert!(text.contains("requests_total{route=\"/a\",status=\"200\"} 2\n"));
         assert!(text.contains("latency_seconds_bucket{route=\"/a\",le=\"0.0025\"} 0\n"));

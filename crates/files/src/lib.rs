@@ -26,7 +26,7 @@ use fluidcloud_core::model::File;
 use fluidcloud_core::signing::Signer;
 use fluidcloud_core::window::WindowCounter;
 use fluidcloud_db::cache::LookupCache;
-use fluidcloud_db::{Change, ShareAccess, Store};
+use fluidcloud_db::{Change, Store};
 use fluidcloud_storage::ObjectStore;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast::error::RecvError;
@@ -45,7 +45,7 @@ pub struct FilesState {
     /// Checks token and URL MACs.
     pub signer: Signer,
     /// Token digest → link and file.
-    pub shares: Arc<LookupCache<[u8; 32], ShareAccess>>,
+    pub shares: Arc<LookupCache<[u8; 32], serve::ServedLink>>,
     /// File id → file, for `/d/` URLs.
     pub files: Arc<LookupCache<Uuid, File>>,
     /// Small objects in memory.
@@ -109,10 +109,10 @@ impl FilesState {
             match changes.recv().await {
                 Ok(Change::Share(id)) => self
                     .shares
-                    .evict(|_, share| share.is_some_and(|s| s.share_id == id)),
+                    .evict(|_, share| share.is_some_and(|s| s.access.share_id == id)),
                 Ok(Change::File(id)) => {
                     self.shares
-                        .evict(|_, share| share.is_some_and(|s| s.file_id == id));
+                        .evict(|_, share| share.is_some_and(|s| s.access.file_id == id));
                     self.files.evict(|file_id, _| *file_id == id);
                 }
                 Ok(Change::All) | Err(RecvError::Lagged(_)) => {

@@ -2,6 +2,7 @@
 
 use axum::body::Body;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -12,6 +13,7 @@ use fluidcloud_core::model::{Permission, ScanStatus};
 use fluidcloud_core::signing::{Disposition, token_digest};
 use fluidcloud_core::time::now;
 use fluidcloud_core::window::window_of;
+use fluidcloud_db::ShareAccess;
 use fluidcloud_storage::StorageError;
 use uuid::Uuid;
 
@@ -89,13 +91,15 @@ pub async fn track(
     let route = request
         .extensions()
         .get::<axum::extract::MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+        .cloned();
     let method = request.method().clone();
     let response = next.run(request).await;
     let seconds = started.elapsed().as_secs_f64();
     state.metrics.http(
         "files",
-        &route,
+        route
+            .as_ref()
+            .map_or("unmatched", axum::extract::MatchedPath::as_str),
         method.as_str(),
         response.status().as_u16(),
         seconds,
@@ -157,18 +161,113 @@ pub async fn readyz(State(state): State<FilesState>) -> Response {
     plain(StatusCode::OK, "ready\n")
 }
 
-/// The bytes to serve and how.
-struct Target {
+/// What a response serves: where the bytes are and the headers that never change
+/// between requests for it, built once (for links, once per lookup, then cached).
+pub struct Served {
     object_key: String,
-    mime: String,
     size: u64,
-    sha256: String,
-    name: String,
-    created_at: DateTime<Utc>,
-    inline: bool,
-    cache_control: &'static str,
-    /// The link whose downloads to count, and whether it has a cap.
-    counted: Option<(Uuid, bool)>,
+    etag: String,
+    last_modified: String,
+    headers: HeaderMap,
+}
+
+impl Served {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "every field of a response's identity"
+    )]
+    fn new(
+        object_key: &str,
+        size: i64,
+        sha256: &str,
+        mime: &str,
+        name: &str,
+        created_at: DateTime<Utc>,
+        inline: bool,
+        cache_control: &'static str,
+    ) -> Self {
+        let etag = format!("\"{sha256}\"");
+        let last_modified = http_date(created_at);
+        let mut headers = HeaderMap::new();
+        for (name, value) in ALWAYS {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(cache_control),
+        );
+        headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        if let Ok(value) = HeaderValue::from_str(&etag) {
+            headers.insert(header::ETAG, value);
+        }
+        if let Ok(value) = HeaderValue::from_str(&last_modified) {
+            headers.insert(header::LAST_MODIFIED, value);
+        }
+        let content_type = HeaderValue::from_str(mime)
+            .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+        headers.insert(header::CONTENT_TYPE, content_type);
+        if let Ok(value) = HeaderValue::from_str(&content_disposition(inline, name)) {
+            headers.insert(header::CONTENT_DISPOSITION, value);
+        }
+        Served {
+            object_key: object_key.to_owned(),
+            size: u64::try_from(size).unwrap_or(0),
+            etag,
+            last_modified,
+            headers,
+        }
+    }
+}
+
+/// A link and its response, as the link cache holds them.
+pub struct ServedLink {
+    pub access: ShareAccess,
+    served: Served,
+}
+
+impl ServedLink {
+    pub fn new(access: ShareAccess, active_types: &[String]) -> Self {
+        let permanent = access.expires_at.is_none()
+            && access.password_hash.is_none()
+            && access.max_downloads.is_none();
+        let served = Served::new(
+            &access.object_key,
+            access.size,
+            &access.sha256,
+            &access.mime,
+            &access.original_name,
+            access.file_created_at,
+            access.permission == Permission::View && !is_active(&access.mime, active_types),
+            if permanent {
+                "public, max-age=3600"
+            } else {
+                "private, no-store"
+            },
+        );
+        ServedLink { access, served }
+    }
+}
+
+/// Looks a link up (the cache, or the database).
+async fn load_link(
+    state: &FilesState,
+    digest: [u8; 32],
+) -> Result<Option<Arc<ServedLink>>, fluidcloud_db::StoreError> {
+    let active = &state.settings.active_types;
+    state
+        .shares
+        .get_or_load(digest, async {
+            Ok(state
+                .store
+                .share_access(&digest)
+                .await?
+                .map(|access| ServedLink::new(access, active)))
+        })
+        .await
 }
 
 /// `GET`/`HEAD /s/<token>`.
@@ -183,26 +282,23 @@ pub async fn share(
         return not_found_response();
     }
     let digest = token_digest(&token);
-    let access = match state
-        .shares
-        .get_or_load(digest, state.store.share_access(&digest))
-        .await
-    {
-        Ok(Some(access)) if access.max_downloads.is_some() => {
+    let link = match load_link(&state, digest).await {
+        Ok(Some(link)) if link.access.max_downloads.is_some() => {
             // A capped link's count moves with every download: read it fresh.
             match state.store.share_access(&digest).await {
-                Ok(Some(fresh)) => std::sync::Arc::new(fresh),
+                Ok(Some(fresh)) => Arc::new(ServedLink::new(fresh, &state.settings.active_types)),
                 Ok(None) => return not_found_response(),
                 Err(_) => return unavailable(),
             }
         }
-        Ok(Some(access)) => access,
+        Ok(Some(link)) => link,
         Ok(None) => return not_found_response(),
         Err(err) => {
             tracing::warn!(error = %err, "link lookup failed");
             return unavailable();
         }
     };
+    let access = &link.access;
     let expired = access.expires_at.is_some_and(|at| at <= now());
     let exhausted = access
         .max_downloads
@@ -230,26 +326,8 @@ pub async fn share(
             return response;
         }
     }
-    let permanent = access.expires_at.is_none()
-        && access.password_hash.is_none()
-        && access.max_downloads.is_none();
-    let target = Target {
-        object_key: access.object_key.clone(),
-        inline: access.permission == Permission::View
-            && !is_active(&access.mime, &state.settings.active_types),
-        mime: access.mime.clone(),
-        size: u64::try_from(access.size).unwrap_or(0),
-        sha256: access.sha256.clone(),
-        name: access.original_name.clone(),
-        created_at: access.file_created_at,
-        cache_control: if permanent {
-            "public, max-age=3600"
-        } else {
-            "private, no-store"
-        },
-        counted: Some((access.share_id, access.max_downloads.is_some())),
-    };
-    respond(&state, target, &method, &headers).await
+    let counted = Some((access.share_id, access.max_downloads.is_some()));
+    respond(&state, &link.served, counted, &method, &headers).await
 }
 
 /// `GET`/`HEAD /d/<signed>`: the owner's short-lived download and preview URLs.
@@ -277,86 +355,65 @@ pub async fn download(
             return unavailable();
         }
     };
-    let target = Target {
-        object_key: file.object_key.clone(),
-        inline: grant.disposition == Disposition::Inline
-            && !is_active(&file.mime, &state.settings.active_types),
-        mime: file.mime.clone(),
-        size: u64::try_from(file.size).unwrap_or(0),
-        sha256: file.sha256.clone(),
-        name: file.original_name.clone(),
-        created_at: file.created_at,
-        cache_control: "private, no-store",
-        counted: None,
-    };
-    respond(&state, target, &method, &headers).await
+    let inline = grant.disposition == Disposition::Inline
+        && !is_active(&file.mime, &state.settings.active_types);
+    let served = Served::new(
+        &file.object_key,
+        file.size,
+        &file.sha256,
+        &file.mime,
+        &file.original_name,
+        file.created_at,
+        inline,
+        "private, no-store",
+    );
+    respond(&state, &served, None, &method, &headers).await
 }
 
+/// Answers a request for `served`: conditional requests, ranges, download counting
+/// (for the link in `counted`, with whether it has a cap), then the bytes.
 async fn respond(
     state: &FilesState,
-    target: Target,
+    served: &Served,
+    counted: Option<(Uuid, bool)>,
     method: &Method,
     request: &HeaderMap,
 ) -> Response {
-    let etag = format!("\"{}\"", target.sha256);
-    let last_modified = http_date(target.created_at);
     let header_str = |name: header::HeaderName| request.get(name).and_then(|v| v.to_str().ok());
-
-    let mut headers = HeaderMap::new();
-    for (name, value) in ALWAYS {
-        headers.insert(name, HeaderValue::from_static(value));
-    }
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(target.cache_control),
-    );
-    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    if let Ok(value) = HeaderValue::from_str(&etag) {
-        headers.insert(header::ETAG, value);
-    }
-    if let Ok(value) = HeaderValue::from_str(&last_modified) {
-        headers.insert(header::LAST_MODIFIED, value);
-    }
-    let content_type = HeaderValue::from_str(&target.mime)
-        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
-    headers.insert(header::CONTENT_TYPE, content_type);
-    if let Ok(value) = HeaderValue::from_str(&content_disposition(target.inline, &target.name)) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
-
-    if none_match(header_str(header::IF_NONE_MATCH), &etag) {
+    let mut headers = served.headers.clone();
+    if none_match(header_str(header::IF_NONE_MATCH), &served.etag) {
         headers.remove(header::CONTENT_TYPE);
         headers.remove(header::CONTENT_DISPOSITION);
         return (StatusCode::NOT_MODIFIED, headers).into_response();
     }
-    let range = if if_range_allows(header_str(header::IF_RANGE), &etag, &last_modified) {
-        parse_range(header_str(header::RANGE), target.size)
+    let range = if if_range_allows(
+        header_str(header::IF_RANGE),
+        &served.etag,
+        &served.last_modified,
+    ) {
+        parse_range(header_str(header::RANGE), served.size)
     } else {
         RangeAnswer::Whole
     };
     let (status, first, last) = match range {
         RangeAnswer::Unsatisfiable => {
             let mut response = plain(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable\n");
-            if let Ok(value) = HeaderValue::from_str(&format!("bytes */{}", target.size)) {
+            if let Ok(value) = HeaderValue::from_str(&format!("bytes */{}", served.size)) {
                 response.headers_mut().insert(header::CONTENT_RANGE, value);
             }
             return response;
         }
-        RangeAnswer::Whole => (StatusCode::OK, 0, target.size.saturating_sub(1)),
+        RangeAnswer::Whole => (StatusCode::OK, 0, served.size.saturating_sub(1)),
         RangeAnswer::Partial { first, last } => {
             if let Ok(value) =
-                HeaderValue::from_str(&format!("bytes {first}-{last}/{}", target.size))
+                HeaderValue::from_str(&format!("bytes {first}-{last}/{}", served.size))
             {
                 headers.insert(header::CONTENT_RANGE, value);
             }
             (StatusCode::PARTIAL_CONTENT, first, last)
         }
     };
-    let length = if target.size == 0 {
+    let length = if served.size == 0 {
         0
     } else {
         last - first + 1
@@ -368,7 +425,7 @@ async fn respond(
     }
     // A response from byte 0 is a download; capped links count it before any byte goes.
     if first == 0
-        && let Some((share_id, capped)) = target.counted
+        && let Some((share_id, capped)) = counted
     {
         if capped {
             match state.store.take_download(share_id).await {
@@ -380,11 +437,11 @@ async fn respond(
             state.downloads.add(share_id);
         }
     }
-    let body = match body(state, &target, status == StatusCode::OK, first, last).await {
+    let body = match body(state, served, status == StatusCode::OK, first, last).await {
         Ok(body) => body,
         Err(StorageError::NotFound) => return not_found_response(),
         Err(err) => {
-            tracing::warn!(error = %err, key = target.object_key, "object read failed");
+            tracing::warn!(error = %err, key = served.object_key, "object read failed");
             return unavailable();
         }
     };
@@ -395,7 +452,7 @@ async fn respond(
 /// the store with back-pressure (memory does not grow with the file).
 async fn body(
     state: &FilesState,
-    target: &Target,
+    target: &Served,
     whole: bool,
     first: u64,
     last: u64,

@@ -27,13 +27,15 @@ pub async fn track(
     let route = request
         .extensions()
         .get::<axum::extract::MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+        .cloned();
     let method = request.method().clone();
     let response = next.run(request).await;
     let seconds = started.elapsed().as_secs_f64();
     state.metrics.http(
         "api",
-        &route,
+        route
+            .as_ref()
+            .map_or("unmatched", axum::extract::MatchedPath::as_str),
         method.as_str(),
         response.status().as_u16(),
         seconds,
