@@ -4,17 +4,17 @@
 //! wasted, never stale.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
 #[derive(Default)]
 struct Inner {
     /// key → (bytes, last use)
-    entries: HashMap<String, (Bytes, u64)>,
-    /// last use → key, oldest first
-    order: BTreeMap<u64, String>,
+    entries: HashMap<Arc<str>, (Bytes, u64)>,
+    /// last use → key, oldest first (the key shared with `entries`: a hit allocates nothing)
+    order: BTreeMap<u64, Arc<str>>,
     used: u64,
     clock: u64,
 }
@@ -47,14 +47,19 @@ impl BlobCache {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.clock += 1;
         let now = inner.clock;
-        let Some((bytes, used)) = inner.entries.get_mut(key) else {
+        let Some((shared_key, (bytes, used))) = inner
+            .entries
+            .get_key_value(key)
+            .map(|(k, v)| (Arc::clone(k), v.clone()))
+        else {
             self.misses.fetch_add(1, Ordering::Relaxed);
             return None;
         };
-        let previous = std::mem::replace(used, now);
-        let bytes = bytes.clone();
-        inner.order.remove(&previous);
-        inner.order.insert(now, key.to_owned());
+        if let Some(entry) = inner.entries.get_mut(key) {
+            entry.1 = now;
+        }
+        inner.order.remove(&used);
+        inner.order.insert(now, shared_key);
         self.hits.fetch_add(1, Ordering::Relaxed);
         Some(bytes)
     }
@@ -78,8 +83,9 @@ impl BlobCache {
         }
         inner.clock += 1;
         let now = inner.clock;
-        inner.order.insert(now, key.to_owned());
-        inner.entries.insert(key.to_owned(), (bytes, now));
+        let key: Arc<str> = Arc::from(key);
+        inner.order.insert(now, Arc::clone(&key));
+        inner.entries.insert(key, (bytes, now));
         inner.used += size;
     }
 

@@ -274,9 +274,10 @@ async fn load_link(
 pub async fn share(
     State(state): State<FilesState>,
     Path(token): Path<String>,
-    method: Method,
-    headers: HeaderMap,
+    request: axum::extract::Request,
 ) -> Response {
+    // The request itself, not copies of its method and headers: this is the hot path.
+    let (method, headers) = (request.method(), request.headers());
     // A token we did not sign costs no lookup.
     if !state.signer.verify_share_token(&token) {
         return not_found_response();
@@ -327,16 +328,16 @@ pub async fn share(
         }
     }
     let counted = Some((access.share_id, access.max_downloads.is_some()));
-    respond(&state, &link.served, counted, &method, &headers).await
+    respond(&state, &link.served, counted, method, headers).await
 }
 
 /// `GET`/`HEAD /d/<signed>`: the owner's short-lived download and preview URLs.
 pub async fn download(
     State(state): State<FilesState>,
     Path(signed): Path<String>,
-    method: Method,
-    headers: HeaderMap,
+    request: axum::extract::Request,
 ) -> Response {
+    let (method, headers) = (request.method(), request.headers());
     let Some(grant) = state.signer.verify_download(&signed) else {
         return not_found_response();
     };
@@ -367,7 +368,7 @@ pub async fn download(
         inline,
         "private, no-store",
     );
-    respond(&state, &served, None, &method, &headers).await
+    respond(&state, &served, None, method, headers).await
 }
 
 /// Answers a request for `served`: conditional requests, ranges, download counting
