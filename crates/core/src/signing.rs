@@ -51,10 +51,11 @@ pub struct DownloadGrant {
     pub disposition: Disposition,
 }
 
-/// The operator's keys.
+/// The operator's keys, each kept as a ready HMAC state (the key schedule is computed
+/// once, not on every token checked).
 #[derive(Clone)]
 pub struct Signer {
-    keys: BTreeMap<String, Vec<u8>>,
+    keys: BTreeMap<String, Hmac<Sha256>>,
     current: String,
 }
 
@@ -82,7 +83,9 @@ impl Signer {
             if secret.len() < 16 {
                 return Err(SigningError::TooShort(id.clone()));
             }
-            keys.insert(id.clone(), secret.as_bytes().to_vec());
+            let mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
+                .map_err(|_| SigningError::TooShort(id.clone()))?;
+            keys.insert(id.clone(), mac);
         }
         if !keys.contains_key(&settings.current) {
             return Err(SigningError::UnknownCurrent(settings.current.clone()));
@@ -94,8 +97,7 @@ impl Signer {
     }
 
     fn mac(&self, key_id: &str, purpose: &[u8], payload: &[u8]) -> Option<[u8; MAC_BYTES]> {
-        let key = self.keys.get(key_id)?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(key).ok()?;
+        let mut mac = self.keys.get(key_id)?.clone();
         mac.update(purpose);
         mac.update(b"\0");
         mac.update(payload);

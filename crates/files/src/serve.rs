@@ -422,7 +422,7 @@ async fn respond(
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
 
     if *method == Method::HEAD {
-        return (status, headers).into_response();
+        return response(status, headers, Body::empty());
     }
     // A response from byte 0 is a download; capped links count it before any byte goes.
     if first == 0
@@ -446,7 +446,16 @@ async fn respond(
             return unavailable();
         }
     };
-    (status, headers, body).into_response()
+    response(status, headers, body)
+}
+
+/// A response from parts, moving the prepared headers in rather than inserting them one
+/// by one.
+fn response(status: StatusCode, headers: HeaderMap, body: Body) -> Response {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
 }
 
 /// The bytes `first..=last`: from the memory cache for small objects, else streamed from
