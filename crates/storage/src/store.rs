@@ -202,6 +202,19 @@ impl ObjectStore {
         })
     }
 
+    /// A GET URL for the object, valid for `valid_for`.
+    pub async fn presign_get(&self, key: &str, valid_for: Duration) -> StorageResult<String> {
+        let presigned = self
+            .presigner
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(presigning(valid_for)?)
+            .await
+            .map_err(classify)?;
+        Ok(presigned.uri().to_owned())
+    }
+
     /// Starts a multipart upload and returns its id.
     pub async fn create_multipart(&self, key: &str, content_type: &str) -> StorageResult<String> {
         let created = self
