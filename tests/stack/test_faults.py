@@ -15,9 +15,9 @@ from conftest import MIB, eventually
 def test_a_worker_killed_during_a_scan_finishes_it_after_restart(api1, processes, space):
     uploaded = api1.upload(space, "big.bin", os.urandom(64 * MIB))
     assert uploaded["scan_status"] == "pending"
-    # Let the worker claim the scan, then kill it without a chance to clean up.
-    # (The scan of 64 MiB by clamd takes a moment; kill the worker in the middle.)
-    time.sleep(0.3)
+    # Once the worker has claimed the scan (64 MiB through clamd takes most of a
+    # second), kill it without a chance to clean up.
+    eventually(lambda: scan_claimed(uploaded["id"]), 10, "the worker claiming the scan")
     processes.signal("worker", signal.SIGKILL)
     processes.wait_exit("worker", 5)
     assert api1.ok("GET", f"/files/{uploaded['id']}")["scan_status"] == "pending"
@@ -95,19 +95,26 @@ def test_sigterm_lets_a_running_download_finish(api1, processes, files_servers, 
     reader.start()
     eventually(lambda: received["bytes"] > 8 * MIB, 30, "the download starting")
     processes.signal("files1", signal.SIGTERM)
-    time.sleep(0.5)
     # Stopped accepting: new connections are refused while the download goes on.
-    refused = False
-    try:
-        httpx.get(f"{files_servers[0]}/healthz", timeout=2)
-    except httpx.TransportError:
-        refused = True
-    assert refused, "a stopping files server must not accept new requests"
+    eventually(lambda: not _ready(files_servers[0]), 5, "files1 refusing new requests")
+    assert reader.is_alive(), "the download was cut short"
     reader.join(timeout=120)
     assert received == {"bytes": size, "status": 200}
     processes.wait_exit("files1", 30)
     processes.start("files1")
     eventually(lambda: _ready(files_servers[0]), 30, "files1 restarting")
+
+
+def scan_claimed(file_id):
+    """Whether a worker holds the lease of the file's scan job (read from the database)."""
+    query = (
+        "SELECT count(*) FROM jobs WHERE kind = 'scan' AND locked_until IS NOT NULL "
+        f"AND payload LIKE '%{file_id}%'"
+    )
+    result = subprocess.run(
+        ["psql", os.environ["FLUIDCLOUD__DATABASE__URL"], "-Atc", query], capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip() == "1"
 
 
 def _ready(base):
