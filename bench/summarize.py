@@ -25,7 +25,14 @@ rows = [
 ]
 for c in (4, 1):
     link, direct = median(f"large_64m_link_c{c}", "mb_per_second"), median(f"large_64m_presigned_c{c}", "mb_per_second")
-    rows.append((f"64 MiB link, {c} connection{'s' if c > 1 else ''} (MB/s)", link, f"{link / direct:.2f}× direct presigned GET ({direct:.0f} MB/s)", "≥ 0.9×"))
+    relay = median(f"large_64m_splice_relay_c{c}", "mb_per_second")
+    plural = "s" if c > 1 else ""
+    rows.append((f"64 MiB link, {c} connection{plural} (MB/s)", link, f"{link / direct:.2f}× direct presigned GET ({direct:.0f} MB/s)", "≥ 0.9×"))
+    rows.append((f"the same GET through a splice-only relay, {c} connection{plural} (MB/s)", relay,
+                 f"{relay / direct:.2f}× direct; the link is {link / relay:.2f}× this relay", "yardstick"))
+    for name, label in ((f"large_64m_link_c{c}", "files server"), (f"large_64m_splice_relay_c{c}", "splice relay")):
+        per_gb = statistics.median(r["cores"] / r["mb_per_second"] * 1000 for r in runs.get(name, []) if r.get("cores") and r.get("mb_per_second")) if runs.get(name) else float("nan")
+        rows.append((f"CPU of the {label} while relaying, {c} connection{plural} (cores per GB/s)", per_gb, "", "report"))
 healthz = median("api_healthz", "requests_per_second")
 for name, label in (("api_me_limits_in_postgres", "in PostgreSQL"), ("api_me_limits_in_memory", "in memory")):
     me = median(name, "requests_per_second")
@@ -39,4 +46,4 @@ rows += [
 print("| what | median | compared | target |")
 print("|---|---|---|---|")
 for what, value, compared, target in rows:
-    print(f"| {what} | {value:,.1f} | {compared} | {target} |")
+    print(f"| {what} | {value:,.2f} | {compared} | {target} |" if value < 10 else f"| {what} | {value:,.0f} | {compared} | {target} |")
