@@ -160,6 +160,24 @@ pub(crate) trait Dialect: sqlx::Database {
         change: &Change,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
+    /// Announces that these files changed in a way raw links must see (trashed,
+    /// restored, renamed, going away). Past [`MAX_FILE_CHANGES`] ids one
+    /// [`Change::All`] costs every listener less than a message per file.
+    fn publish_files(
+        conn: &mut Self::Connection,
+        ids: &[uuid::Uuid],
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
+        async move {
+            if ids.len() > MAX_FILE_CHANGES {
+                return Self::publish(conn, &Change::All).await;
+            }
+            for id in ids {
+                Self::publish(&mut *conn, &Change::File(*id)).await?;
+            }
+            Ok(())
+        }
+    }
+
     /// Inserts a job in the caller's transaction, so it exists exactly when the change
     /// that needs it commits.
     fn enqueue(
@@ -168,6 +186,9 @@ pub(crate) trait Dialect: sqlx::Database {
         run_at: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 }
+
+/// The most files one transaction announces one by one; see [`Dialect::publish_files`].
+pub(crate) const MAX_FILE_CHANGES: usize = 1000;
 
 const INSERT_JOB: &str =
     "INSERT INTO jobs (kind, payload, run_at, created_at) VALUES ($1, $2, $3, $4)";

@@ -233,6 +233,10 @@ impl Store {
                 .bind(now())
                 .fetch_one(&mut *tx)
                 .await?;
+            if update.original_name.is_some() {
+                // Raw links name the file in Content-Disposition.
+                Db::publish(&mut tx, &Change::File(id)).await?;
+            }
             tx.commit().await?;
             Ok::<_, StoreError>(file)
         })?;
@@ -440,6 +444,14 @@ impl Store {
             if marked.rows_affected() == 0 {
                 return Err(StoreError::NotFound("space"));
             }
+            // The rows go batch by batch in the worker; the links stop now.
+            let live: Vec<Uuid> = sqlx::query_scalar(
+                "SELECT id FROM files WHERE space_id = $1 AND deleted_at IS NULL",
+            )
+            .bind(space_id)
+            .fetch_all(&mut *tx)
+            .await?;
+            Db::publish_files(&mut tx, &live).await?;
             Db::enqueue(&mut tx, &JobKind::PurgeSpace { space_id }, now()).await?;
             tx.commit().await?;
             Ok::<_, StoreError>(())

@@ -260,14 +260,15 @@ impl Store {
             }
             let at = now();
             // Files first: the walk below the folder follows live folders only.
-            sqlx::query(&format!(
+            let trashed: Vec<Uuid> = sqlx::query_scalar(&format!(
                 "{LIVE_SUBTREE} UPDATE files SET deleted_at = $2, trashed_by = $1, updated_at = $2 \
-                 WHERE folder_id IN (SELECT id FROM subtree) AND deleted_at IS NULL"
+                 WHERE folder_id IN (SELECT id FROM subtree) AND deleted_at IS NULL RETURNING id"
             ))
             .bind(id)
             .bind(at)
-            .execute(&mut *tx)
+            .fetch_all(&mut *tx)
             .await?;
+            Db::publish_files(&mut tx, &trashed).await?;
             sqlx::query(&format!(
                 "{LIVE_SUBTREE} UPDATE folders SET deleted_at = $2, trashed_by = $1, updated_at = $2 \
                  WHERE id IN (SELECT id FROM subtree) AND deleted_at IS NULL"
@@ -326,15 +327,17 @@ impl Store {
                 return Ok(folder);
             };
             let at = now();
-            sqlx::query(&format!(
+            let restored: Vec<Uuid> = sqlx::query_scalar(&format!(
                 "{trashed_subtree} UPDATE files SET deleted_at = NULL, trashed_by = NULL, updated_at = $3 \
-                 WHERE trashed_by = $2 AND folder_id IN (SELECT id FROM subtree)"
+                 WHERE trashed_by = $2 AND folder_id IN (SELECT id FROM subtree) RETURNING id"
             ))
             .bind(id)
             .bind(trashed_by)
             .bind(at)
-            .execute(&mut *tx)
+            .fetch_all(&mut *tx)
             .await?;
+            // Links cached while these were in the Trash answer 404 until looked up again.
+            Db::publish_files(&mut tx, &restored).await?;
             sqlx::query(&format!(
                 "{trashed_subtree} UPDATE folders SET deleted_at = NULL, trashed_by = NULL, updated_at = $3 \
                  WHERE id IN (SELECT id FROM subtree)"
