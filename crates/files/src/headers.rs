@@ -16,11 +16,14 @@ pub enum RangeAnswer {
 
 /// Reads a `Range` header. Only single byte ranges are honoured; multiple ranges, other
 /// units and malformed values are ignored (the whole object is served, as RFC 9110
-/// allows).
+/// allows). Positions too large for 64 bits mean "past any end".
 pub fn parse_range(header: Option<&str>, size: u64) -> RangeAnswer {
-    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
+    let Some((unit, spec)) = header.and_then(|h| h.trim().split_once('=')) else {
         return RangeAnswer::Whole;
     };
+    if !unit.trim().eq_ignore_ascii_case("bytes") {
+        return RangeAnswer::Whole;
+    }
     if spec.contains(',') {
         return RangeAnswer::Whole;
     }
@@ -28,7 +31,11 @@ pub fn parse_range(header: Option<&str>, size: u64) -> RangeAnswer {
         return RangeAnswer::Whole;
     };
     let (start, end) = (start.trim(), end.trim());
-    let parse = |s: &str| s.parse::<u64>().ok();
+    // Digits only (`u64::from_str` would take a sign), saturating.
+    let parse = |s: &str| {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u64>().unwrap_or(u64::MAX))
+    };
     match (start.is_empty(), end.is_empty()) {
         // bytes=-N: the last N bytes.
         (true, false) => match parse(end) {
@@ -149,6 +156,20 @@ mod tests {
         assert_eq!(parse_range(Some("bytes=-10"), 100), p(90, 99));
         assert_eq!(parse_range(Some("bytes=-500"), 100), p(0, 99));
         assert_eq!(parse_range(Some("bytes=50-500"), 100), p(50, 99));
+        // The unit is case-insensitive; positions past 64 bits saturate.
+        assert_eq!(parse_range(Some("Bytes=0-9"), 100), p(0, 9));
+        assert_eq!(
+            parse_range(Some("bytes=5-99999999999999999999999"), 100),
+            p(5, 99)
+        );
+        assert_eq!(
+            parse_range(Some("bytes=-99999999999999999999999"), 100),
+            p(0, 99)
+        );
+        assert_eq!(
+            parse_range(Some("bytes=99999999999999999999999-"), 100),
+            RangeAnswer::Unsatisfiable
+        );
         assert_eq!(
             parse_range(Some("bytes=100-"), 100),
             RangeAnswer::Unsatisfiable
@@ -172,6 +193,10 @@ mod tests {
             "bytes=a-b",
             "bytes=-",
             "bytes=1",
+            "bytes=+5-",
+            "bytes=-+5",
+            "bytes=0x1-2",
+            "bytes",
         ] {
             assert_eq!(
                 parse_range(Some(ignored), 100),

@@ -133,8 +133,18 @@ impl FilesState {
 
 pub fn router(state: FilesState) -> Router {
     let mut links = Router::new()
-        .route("/s/{token}", get(serve::share))
-        .route("/d/{signed}", get(serve::download));
+        .route(
+            "/s/{token}",
+            get(serve::share)
+                .options(serve::preflight)
+                .fallback(serve::method_not_allowed),
+        )
+        .route(
+            "/d/{signed}",
+            get(serve::download)
+                .options(serve::preflight)
+                .fallback(serve::method_not_allowed),
+        );
     // Every layer costs on the hottest path; this one only when it has work to do.
     if state.per_ip.is_some() {
         links = links.route_layer(axum::middleware::from_fn_with_state(

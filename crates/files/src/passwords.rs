@@ -1,28 +1,38 @@
 //! Link passwords: HTTP Basic credentials checked with Argon2id, successes remembered
-//! briefly so a player fetching a video in many ranges pays for one hash.
+//! briefly so a player fetching a video in many ranges pays for one hash. Each check
+//! holds ~19 MiB for a few milliseconds, so only as many run at once as there are cores:
+//! a flood of wrong passwords queues instead of exhausting memory.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 /// Most remembered successes; the table is cleared when full.
 const MAX_ENTRIES: usize = 10_000;
 
+/// Longest password worth hashing, in bytes: links take at most 128 characters of at
+/// most 4 bytes each, so anything longer cannot match.
+const MAX_PASSWORD_BYTES: usize = 512;
+
 pub struct PasswordCache {
     ttl: Duration,
     verified: Mutex<HashMap<(Uuid, [u8; 32]), Instant>>,
+    hashing: Arc<Semaphore>,
 }
 
 impl PasswordCache {
     pub fn new(ttl: Duration) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         PasswordCache {
             ttl,
             verified: Mutex::new(HashMap::new()),
+            hashing: Arc::new(Semaphore::new(cores)),
         }
     }
 
@@ -32,6 +42,9 @@ impl PasswordCache {
         let Some(password) = authorization.and_then(basic_password) else {
             return false;
         };
+        if password.len() > MAX_PASSWORD_BYTES {
+            return false;
+        }
         let key = (share_id, Sha256::digest(password.as_bytes()).into());
         {
             let verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
@@ -42,8 +55,14 @@ impl PasswordCache {
                 return true;
             }
         }
+        let Ok(permit) = Arc::clone(&self.hashing).acquire_owned().await else {
+            return false; // closed: never, the semaphore lives as long as the cache
+        };
         let hash = hash.to_owned();
+        // The permit goes with the hash: a client hanging up does not free its slot
+        // while the hash still runs.
         let ok = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             fluidcloud_core::passwords::verify_password(&password, &hash)
         })
         .await

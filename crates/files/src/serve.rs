@@ -4,6 +4,7 @@ use axum::body::Body;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -140,6 +141,38 @@ pub async fn not_found() -> Response {
     not_found_response()
 }
 
+/// Links answer `GET`, `HEAD` and CORS preflights; anything else is 405 in the same
+/// plain, uncached shape as every other error.
+pub async fn method_not_allowed() -> Response {
+    let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+    response.headers_mut().insert(
+        header::ALLOW,
+        HeaderValue::from_static("GET, HEAD, OPTIONS"),
+    );
+    response
+}
+
+/// A CORS preflight: pages on any origin may fetch links with ranges, validators and
+/// a link password (`Authorization` is never implied by a wildcard, so it is named).
+pub async fn preflight() -> Response {
+    let mut response = plain(StatusCode::NO_CONTENT, "");
+    let headers = response.headers_mut();
+    headers.remove(header::CONTENT_TYPE);
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, HEAD"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Range, If-None-Match, If-Range, Authorization"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    response
+}
+
 pub async fn healthz() -> Response {
     plain(StatusCode::OK, "ok\n")
 }
@@ -201,6 +234,12 @@ impl Served {
             HeaderValue::from_static(cache_control),
         );
         headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        // What scripts on other origins may read beyond the CORS-safelisted headers
+        // (range readers such as PDF and video players need these).
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("Accept-Ranges, Content-Range, Content-Disposition, ETag"),
+        );
         if let Ok(value) = HeaderValue::from_str(&etag) {
             headers.insert(header::ETAG, value);
         }
@@ -273,9 +312,13 @@ async fn load_link(
 /// `GET`/`HEAD /s/<token>`.
 pub async fn share(
     State(state): State<FilesState>,
-    Path(token): Path<String>,
+    token: Result<Path<String>, PathRejection>,
     request: axum::extract::Request,
 ) -> Response {
+    // A path that does not even decode (`%FF`) names no link.
+    let Ok(Path(token)) = token else {
+        return not_found_response();
+    };
     // The request itself, not copies of its method and headers: this is the hot path.
     let (method, headers) = (request.method(), request.headers());
     // A token we did not sign costs no lookup.
@@ -334,9 +377,12 @@ pub async fn share(
 /// `GET`/`HEAD /d/<signed>`: the owner's short-lived download and preview URLs.
 pub async fn download(
     State(state): State<FilesState>,
-    Path(signed): Path<String>,
+    signed: Result<Path<String>, PathRejection>,
     request: axum::extract::Request,
 ) -> Response {
+    let Ok(Path(signed)) = signed else {
+        return not_found_response();
+    };
     let (method, headers) = (request.method(), request.headers());
     let Some(grant) = state.signer.verify_download(&signed) else {
         return not_found_response();
@@ -424,7 +470,17 @@ async fn respond(
     if *method == Method::HEAD {
         return response(status, headers, Body::empty());
     }
-    // A response from byte 0 is a download; capped links count it before any byte goes.
+    // The store answers first, so an outage costs nobody a download.
+    let body = match body(state, served, status == StatusCode::OK, first, last).await {
+        Ok(body) => body,
+        Err(StorageError::NotFound) => return not_found_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, key = served.object_key, "object read failed");
+            return unavailable();
+        }
+    };
+    // A response from byte 0 is a download; capped links take it (exactly, in the
+    // database) before any byte goes.
     if first == 0
         && let Some((share_id, capped)) = counted
     {
@@ -438,14 +494,6 @@ async fn respond(
             state.downloads.add(share_id);
         }
     }
-    let body = match body(state, served, status == StatusCode::OK, first, last).await {
-        Ok(body) => body,
-        Err(StorageError::NotFound) => return not_found_response(),
-        Err(err) => {
-            tracing::warn!(error = %err, key = served.object_key, "object read failed");
-            return unavailable();
-        }
-    };
     response(status, headers, body)
 }
 

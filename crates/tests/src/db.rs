@@ -42,6 +42,28 @@ impl TestDb {
     pub fn is_postgres(&self) -> bool {
         self.url.starts_with("postgres")
     }
+
+    /// Moves every expiring link's expiry an hour into the past (nothing the API
+    /// offers can, and tests cannot wait a day).
+    pub async fn expire_links(&self) {
+        const EXPIRE: &str = "UPDATE shares SET expires_at = $1 WHERE expires_at IS NOT NULL";
+        let past = chrono::Utc::now() - chrono::TimeDelta::hours(1);
+        if self.is_postgres() {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            sqlx::query(EXPIRE)
+                .bind(past)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+            sqlx::query(EXPIRE)
+                .bind(past)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
 }
 
 /// Creates `fc_test_<random>` on the server and returns its URL.

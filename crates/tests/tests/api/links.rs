@@ -103,7 +103,8 @@ async fn a_permanent_link_serves_the_bytes_with_exactly_the_documented_headers()
             "etag",
             "last-modified",
             "accept-ranges",
-            "content-disposition"
+            "content-disposition",
+            "access-control-expose-headers"
         ])
     );
     assert_eq!(header(&ok, "content-type"), "image/png");
@@ -127,6 +128,10 @@ async fn a_permanent_link_serves_the_bytes_with_exactly_the_documented_headers()
     assert_eq!(header(&ok, "referrer-policy"), "no-referrer");
     assert_eq!(header(&ok, "cross-origin-resource-policy"), "cross-origin");
     assert_eq!(header(&ok, "access-control-allow-origin"), "*");
+    assert_eq!(
+        header(&ok, "access-control-expose-headers"),
+        "Accept-Ranges, Content-Range, Content-Disposition, ETag"
+    );
     assert_eq!(header(&ok, "cache-control"), "public, max-age=3600");
     let etag = header(&ok, "etag").to_owned();
     assert_eq!(ok.bytes().await.unwrap().as_ref(), png.as_slice());
@@ -142,7 +147,8 @@ async fn a_permanent_link_serves_the_bytes_with_exactly_the_documented_headers()
             "last-modified",
             "accept-ranges",
             "content-disposition",
-            "content-range"
+            "content-range",
+            "access-control-expose-headers"
         ])
     );
     assert_eq!(
@@ -155,7 +161,12 @@ async fn a_permanent_link_serves_the_bytes_with_exactly_the_documented_headers()
     assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(
         names(&cached),
-        expected(&["etag", "last-modified", "accept-ranges"])
+        expected(&[
+            "etag",
+            "last-modified",
+            "accept-ranges",
+            "access-control-expose-headers"
+        ])
     );
     assert!(cached.bytes().await.unwrap().is_empty());
 
@@ -226,7 +237,7 @@ async fn every_failure_has_its_status_and_a_short_uncached_body() {
 
     // Expired: 410.
     let expiring = link(&client, json!({ "file_id": file, "expires_in_days": 1 })).await;
-    expire_links(&app).await;
+    app.db.expire_links().await;
     let reply = fetch(&app, Method::GET, &expiring, &[]).await;
     assert_eq!(reply.status(), StatusCode::GONE);
 
@@ -237,27 +248,6 @@ async fn every_failure_has_its_status_and_a_short_uncached_body() {
         .await
         .expect(200);
     wait_for_status(&app, &other, &[], StatusCode::NOT_FOUND).await;
-}
-
-/// Moves every expiry into the past (nothing else changes a link's expiry).
-async fn expire_links(app: &TestApp) {
-    use sqlx::Connection;
-    let past = chrono::Utc::now() - chrono::TimeDelta::hours(1);
-    if app.db.is_postgres() {
-        let mut conn = sqlx::PgConnection::connect(&app.db.url).await.unwrap();
-        sqlx::query("UPDATE shares SET expires_at = $1 WHERE expires_at IS NOT NULL")
-            .bind(past)
-            .execute(&mut conn)
-            .await
-            .unwrap();
-    } else {
-        let mut conn = sqlx::SqliteConnection::connect(&app.db.url).await.unwrap();
-        sqlx::query("UPDATE shares SET expires_at = $1 WHERE expires_at IS NOT NULL")
-            .bind(past)
-            .execute(&mut conn)
-            .await
-            .unwrap();
-    }
 }
 
 /// Polls until the link answers `status` (within a second, the revocation budget).
@@ -595,8 +585,165 @@ async fn a_revoked_link_stops_on_every_files_server_within_a_second() {
     client
         .delete(&format!("/shares/{}", created["id"].as_str().unwrap()))
         .await;
-    wait_for_status(&app, &url, &[], StatusCode::GONE).await;
-    wait_for_status(&app, &on_second, &[], StatusCode::GONE).await;
+    // Both clocks start when the revocation returns.
+    tokio::join!(
+        wait_for_status(&app, &url, &[], StatusCode::GONE),
+        wait_for_status(&app, &on_second, &[], StatusCode::GONE)
+    );
+}
+
+/// Polls every URL until each answers `status`, all within a second of the call.
+async fn wait_everywhere(app: &TestApp, urls: &[String], status: StatusCode) {
+    futures_util::future::join_all(
+        urls.iter()
+            .map(|url| wait_for_status(app, url, &[], status)),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn folder_trash_renames_and_space_purges_reach_cached_links_within_a_second() {
+    // No worker: the links must stop because the change is announced, not because a
+    // purge job happened to run (small uploads are judged inline).
+    let app = TestApp::spawn_without_worker(|_| {}).await;
+    let second = app.another_files_server().await;
+    let client = app.tenant().await;
+    let space = client.default_space().await;
+    let folder = client
+        .create_folder(space, None, "docs")
+        .await
+        .expect(201)
+        .id();
+    let nested = client
+        .create_folder(space, Some(folder), "deeper")
+        .await
+        .expect(201)
+        .id();
+    let file_id = clean(&client, "plan.txt", "text/plain", b"the plan").await;
+    client
+        .patch(
+            &format!("/files/{file_id}"),
+            &json!({ "folder_id": nested }),
+        )
+        .await
+        .expect(200);
+    let url = link(&client, json!({ "file_id": file_id })).await;
+    let both = [url.clone(), url.replace(&app.files_url, &second)];
+    for url in &both {
+        let reply = fetch(&app, Method::GET, url, &[]).await;
+        assert_eq!(reply.status(), StatusCode::OK);
+        assert_eq!(
+            header(&reply, "content-disposition"),
+            "inline; filename*=UTF-8''plan.txt"
+        );
+    }
+
+    // Trashing an ancestor folder trashes the file: every cached link stops.
+    client.trash_folder(folder).await.expect(200);
+    wait_everywhere(&app, &both, StatusCode::NOT_FOUND).await;
+    client.restore_folder(folder).await.expect(200);
+    wait_everywhere(&app, &both, StatusCode::OK).await;
+
+    // A rename changes the name links give the file.
+    client
+        .patch(
+            &format!("/files/{file_id}"),
+            &json!({ "original_name": "final plan.txt" }),
+        )
+        .await
+        .expect(200);
+    let started = Instant::now();
+    for url in &both {
+        loop {
+            let reply = fetch(&app, Method::GET, url, &[]).await;
+            if header(&reply, "content-disposition") == "inline; filename*=UTF-8''final%20plan.txt"
+            {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "{url} kept the old name"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    // Purging the space hides everything in it at once, before any job runs.
+    client
+        .delete(&format!("/spaces/{space}?purge=true"))
+        .await
+        .expect(202);
+    wait_everywhere(&app, &both, StatusCode::NOT_FOUND).await;
+}
+
+#[tokio::test]
+async fn other_methods_and_undecodable_paths_get_plain_errors_and_preflights_pass() {
+    let app = TestApp::spawn().await;
+    let client = app.tenant().await;
+    let file = clean(&client, "m.txt", "text/plain", b"methods").await;
+    let url = link(&client, json!({ "file_id": file })).await;
+
+    for method in [Method::POST, Method::PUT, Method::DELETE, Method::PATCH] {
+        let reply = fetch(&app, method.clone(), &url, &[]).await;
+        assert_eq!(reply.status(), StatusCode::METHOD_NOT_ALLOWED, "{method}");
+        assert_eq!(
+            names(&reply),
+            expected(&["content-type", "content-length", "allow"])
+        );
+        assert_eq!(header(&reply, "allow"), "GET, HEAD, OPTIONS");
+        assert_eq!(header(&reply, "cache-control"), "no-store");
+    }
+    for path in ["/s/%FF", "/d/%FF%FE", "/s/%00"] {
+        let reply = fetch(&app, Method::GET, &format!("{}{path}", app.files_url), &[]).await;
+        assert_eq!(reply.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(names(&reply), expected(&["content-type", "content-length"]));
+    }
+
+    let preflight = fetch(
+        &app,
+        Method::OPTIONS,
+        &url,
+        &[
+            ("origin", "https://partner.example"),
+            ("access-control-request-method", "GET"),
+            ("access-control-request-headers", "range, authorization"),
+        ],
+    )
+    .await;
+    assert_eq!(preflight.status(), StatusCode::NO_CONTENT);
+    assert_eq!(header(&preflight, "access-control-allow-origin"), "*");
+    assert_eq!(
+        header(&preflight, "access-control-allow-methods"),
+        "GET, HEAD"
+    );
+    let allowed = header(&preflight, "access-control-allow-headers").to_ascii_lowercase();
+    for name in ["range", "authorization", "if-none-match", "if-range"] {
+        assert!(allowed.contains(name), "{allowed}");
+    }
+}
+
+#[tokio::test]
+async fn a_download_cap_holds_under_concurrent_downloads() {
+    let app = TestApp::spawn().await;
+    let client = app.tenant().await;
+    let file = clean(&client, "race.txt", "text/plain", b"only three").await;
+    let url = link(&client, json!({ "file_id": file, "max_downloads": 3 })).await;
+    let attempts = (0..20).map(|_| fetch(&app, Method::GET, &url, &[]));
+    let replies = futures_util::future::join_all(attempts).await;
+    let mut served = 0;
+    for reply in replies {
+        match reply.status() {
+            StatusCode::OK => {
+                served += 1;
+                assert_eq!(reply.bytes().await.unwrap().as_ref(), b"only three");
+            }
+            StatusCode::GONE => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(served, 3);
+    let listed = client.get("/shares?include_inactive=true").await.body;
+    assert_eq!(listed[0]["download_count"], 3);
 }
 
 #[tokio::test]

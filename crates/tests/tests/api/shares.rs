@@ -152,6 +152,38 @@ async fn revoking_is_idempotent_and_lists_show_inactive_links_on_request() {
 }
 
 #[tokio::test]
+async fn expired_and_exhausted_links_free_their_slot() {
+    let app = TestApp::spawn().await;
+    let client = app
+        .tenant_with_plan(Plan {
+            links_limit: 1,
+            ..Plan::unlimited()
+        })
+        .await;
+    let file = clean_file(&client).await;
+    let capped = json!({ "file_id": file, "expires_in_days": 1, "max_downloads": 1 });
+    let url = client.post("/shares", &capped).await.expect(201).body["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    client.post("/shares", &capped).await.expect(402);
+    // Its one download exhausts it.
+    let download = app.http.get(&url).send().await.unwrap();
+    assert_eq!(download.status(), 200);
+    assert_eq!(app.http.get(&url).send().await.unwrap().status(), 410);
+    assert_eq!(client.get("/quota").await.body["links_used"], 0);
+    client
+        .post("/shares", &json!({ "file_id": file, "expires_in_days": 1 }))
+        .await
+        .expect(201);
+    client.post("/shares", &capped).await.expect(402);
+    // Expiry frees it too.
+    app.db.expire_links().await;
+    assert_eq!(client.get("/quota").await.body["links_used"], 0);
+    client.post("/shares", &capped).await.expect(201);
+}
+
+#[tokio::test]
 async fn expiring_links_count_against_the_link_limit_while_live() {
     let app = TestApp::spawn().await;
     let client = app
@@ -191,17 +223,28 @@ async fn expiring_links_count_against_the_link_limit_while_live() {
         (Some(2), Some(2))
     );
     // Revoking frees its slot.
-    client.delete(&format!("/shares/{first}")).await;
-    client
+    client.delete(&format!("/shares/{first}")).await.expect(204);
+    let third = client
         .post("/shares", &json!({ "file_id": file, "expires_in_days": 3 }))
         .await
-        .expect(201);
-    // Concurrent creations never pass the limit either.
-    client.delete(&format!("/shares/{first}")).await;
+        .expect(201)
+        .id();
+    // Concurrent creations never pass the limit either: one slot free, one winner.
+    client.delete(&format!("/shares/{third}")).await.expect(204);
     let expiring = json!({ "file_id": file, "expires_in_days": 1 });
     let attempts: Vec<_> = (0..10).map(|_| client.post("/shares", &expiring)).collect();
     let replies = futures_util::future::join_all(attempts).await;
-    assert!(replies.iter().all(|r| r.status == 402));
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 402).count(),
+        9,
+        "{statuses:?}"
+    );
     // Purging the file frees its links too.
     let purged = client
         .delete(&format!("/gdpr/files/{file}"))
