@@ -111,7 +111,12 @@ pub fn is_active(mime: &str, extra: &[String]) -> bool {
             | "application/javascript"
             | "application/x-javascript"
             | "application/ecmascript"
+            | "application/x-ecmascript"
             | "text/ecmascript"
+            | "text/x-javascript"
+            | "text/jscript"
+            | "text/xsl"
+            | "multipart/x-mixed-replace"
     ) || essence.ends_with("+xml")
         || extra.iter().any(|t| t.eq_ignore_ascii_case(&essence))
 }

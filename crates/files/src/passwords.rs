@@ -1,16 +1,14 @@
 //! Link passwords: HTTP Basic credentials checked with Argon2id, successes remembered
-//! briefly so a player fetching a video in many ranges pays for one hash. Each check
-//! holds ~19 MiB for a few milliseconds, so only as many run at once as there are cores:
-//! a flood of wrong passwords queues instead of exhausting memory.
+//! briefly so a player fetching a video in many ranges pays for one hash. Checks run
+//! within the process's Argon2 bound (see `fluidcloud_core::passwords`).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 /// Most remembered successes; the table is cleared when full.
@@ -23,16 +21,13 @@ const MAX_PASSWORD_BYTES: usize = 512;
 pub struct PasswordCache {
     ttl: Duration,
     verified: Mutex<HashMap<(Uuid, [u8; 32]), Instant>>,
-    hashing: Arc<Semaphore>,
 }
 
 impl PasswordCache {
     pub fn new(ttl: Duration) -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         PasswordCache {
             ttl,
             verified: Mutex::new(HashMap::new()),
-            hashing: Arc::new(Semaphore::new(cores)),
         }
     }
 
@@ -55,18 +50,8 @@ impl PasswordCache {
                 return true;
             }
         }
-        let Ok(permit) = Arc::clone(&self.hashing).acquire_owned().await else {
-            return false; // closed: never, the semaphore lives as long as the cache
-        };
-        let hash = hash.to_owned();
-        // The permit goes with the hash: a client hanging up does not free its slot
-        // while the hash still runs.
-        let ok = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            fluidcloud_core::passwords::verify_password(&password, &hash)
-        })
-        .await
-        .unwrap_or(false);
+        let ok =
+            fluidcloud_core::passwords::verify_password_bounded(password, hash.to_owned()).await;
         if ok {
             let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
             if verified.len() >= MAX_ENTRIES {

@@ -1,5 +1,6 @@
 //! A 256 MiB raw link streamed by a real `fluidcloud-files` process, whose resident
-//! memory must stay flat: bytes flow from the store to the client with back-pressure.
+//! memory must stay flat, also while the client stops reading: bytes flow from the
+//! store to the client with back-pressure.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -146,10 +147,20 @@ async fn a_256_mib_link_streams_in_constant_memory() {
     assert_eq!(response.status(), 200);
     let mut received = 0usize;
     let mut streamed = sha2::Sha256::new();
+    let mut stalled = false;
     while let Some(chunk) = response.chunk().await.unwrap() {
         received += chunk.len();
         streamed.update(&chunk);
         peak = peak.max(resident_bytes(pid));
+        // A reader that stops: without back-pressure the server would keep pulling
+        // from the store (the rest of the file takes well under a second) and hold it.
+        if !stalled && received >= 8 * MIB {
+            stalled = true;
+            for _ in 0..30 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                peak = peak.max(resident_bytes(pid));
+            }
+        }
     }
     assert_eq!(received, size);
     assert_eq!(hex::encode(streamed.finalize()), digest);

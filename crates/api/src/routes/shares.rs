@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, TimeDelta, Utc};
 use fluidcloud_core::model::{Permission, Share};
-use fluidcloud_core::passwords::hash_password;
+use fluidcloud_core::passwords::hash_password_bounded;
 use fluidcloud_core::time::now;
 use fluidcloud_db::NewShare;
 use serde::{Deserialize, Serialize};
@@ -94,12 +94,12 @@ pub async fn create_share(
     } else {
         Permission::View
     });
-    // Argon2 is slow on purpose; keep it off the async workers.
+    // Argon2 is slow on purpose: off the async workers, a bounded number at a time.
     let password_hash = match body.password.clone() {
         Some(password) => Some(
-            tokio::task::spawn_blocking(move || hash_password(&password))
+            hash_password_bounded(password)
                 .await
-                .map_err(|e| ApiError::Internal(e.into()))?,
+                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("password hashing failed")))?,
         ),
         None => None,
     };
