@@ -179,8 +179,8 @@ impl Store {
         with_pool!(self, |pool, Db| {
             let mut tx = Db::begin_write(pool).await?;
             let revoked = sqlx::query(
-                "UPDATE shares SET revoked_at = COALESCE(revoked_at, $3), updated_at = $3 \
-                 WHERE id = $1 AND tenant_id = $2",
+                "UPDATE shares SET updated_at = CASE WHEN revoked_at IS NULL THEN $3 ELSE updated_at END, \
+                 revoked_at = COALESCE(revoked_at, $3) WHERE id = $1 AND tenant_id = $2",
             )
             .bind(id)
             .bind(tenant_id)

@@ -129,6 +129,9 @@ async fn revoking_is_idempotent_and_lists_show_inactive_links_on_request() {
     let reply = client.delete(&format!("/shares/{link}")).await;
     assert_eq!(reply.status.as_u16(), 204);
     assert!(reply.text.is_empty());
+    let revoked_at =
+        client.get("/shares?include_inactive=true").await.body[0]["updated_at"].clone();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     assert_eq!(
         client
             .delete(&format!("/shares/{link}"))
@@ -149,6 +152,10 @@ async fn revoking_is_idempotent_and_lists_show_inactive_links_on_request() {
         .body;
     assert_eq!(all[0]["id"], link.to_string());
     assert_eq!(all[0]["revoked"], true);
+    assert_eq!(
+        all[0]["updated_at"], revoked_at,
+        "the second revocation changed nothing"
+    );
 }
 
 #[tokio::test]
