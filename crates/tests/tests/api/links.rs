@@ -192,6 +192,22 @@ async fn every_failure_has_its_status_and_a_short_uncached_body() {
     forged.replace_range(0..1, if token.starts_with('A') { "B" } else { "A" });
     let signer = Signer::new(&app.settings.signing).unwrap();
     let (never_stored, _) = signer.mint_share_token();
+    let lookups = link_lookups(&app).await;
+    for bad in [forged.as_str(), "nothing", "a.b.c"] {
+        let reply = fetch(
+            &app,
+            Method::GET,
+            &format!("{}/s/{bad}", app.files_url),
+            &[],
+        )
+        .await;
+        assert_eq!(reply.status(), StatusCode::NOT_FOUND, "{bad}");
+    }
+    assert_eq!(
+        link_lookups(&app).await,
+        lookups,
+        "a bad MAC costs no query"
+    );
     for bad in [forged.as_str(), "nothing", "a.b.c", never_stored.as_str()] {
         let reply = fetch(
             &app,
@@ -248,6 +264,19 @@ async fn every_failure_has_its_status_and_a_short_uncached_body() {
         .await
         .expect(200);
     wait_for_status(&app, &other, &[], StatusCode::NOT_FOUND).await;
+}
+
+/// How many link lookups the files server has sent to the database so far.
+async fn link_lookups(app: &TestApp) -> String {
+    let text = fetch(app, Method::GET, &format!("{}/metrics", app.files_url), &[])
+        .await
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix("fluidcloud_link_cache_misses "))
+        .expect("the files server reports its link cache")
+        .to_owned()
 }
 
 /// Polls until the link answers `status` (within a second, the revocation budget).
@@ -440,6 +469,83 @@ async fn random_ranges_match_the_source_byte_for_byte() {
         assert_eq!(changed.status(), StatusCode::OK);
         assert_eq!(changed.bytes().await.unwrap().len(), size);
     }
+}
+
+#[tokio::test]
+async fn validators_odd_ranges_names_and_empty_files_over_http() {
+    let app = TestApp::spawn().await;
+    let client = app.tenant().await;
+    let file = clean(&client, "résumé \"final\".txt", "text/plain", b"0123456789").await;
+    let url = link(&client, json!({ "file_id": file })).await;
+    let ok = fetch(&app, Method::GET, &url, &[]).await;
+    assert_eq!(
+        header(&ok, "content-disposition"),
+        "inline; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22final%22.txt"
+    );
+    let (etag, modified) = (
+        header(&ok, "etag").to_owned(),
+        header(&ok, "last-modified").to_owned(),
+    );
+
+    // If-None-Match: lists, weak comparison and `*` all match; another tag does not.
+    for matching in [
+        format!("\"x\", {etag}"),
+        format!("W/{etag}"),
+        "*".to_owned(),
+    ] {
+        let reply = fetch(&app, Method::GET, &url, &[("if-none-match", &matching)]).await;
+        assert_eq!(reply.status(), StatusCode::NOT_MODIFIED, "{matching}");
+    }
+    let other = fetch(&app, Method::GET, &url, &[("if-none-match", "\"other\"")]).await;
+    assert_eq!(other.status(), StatusCode::OK);
+
+    // If-Range with a date: ours allows the range, any other sends everything.
+    let dated = fetch(
+        &app,
+        Method::GET,
+        &url,
+        &[("range", "bytes=2-3"), ("if-range", &modified)],
+    )
+    .await;
+    assert_eq!(dated.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(dated.bytes().await.unwrap().as_ref(), b"23");
+    let old = "Thu, 01 Jan 1970 00:00:00 GMT";
+    let stale = fetch(
+        &app,
+        Method::GET,
+        &url,
+        &[("range", "bytes=2-3"), ("if-range", old)],
+    )
+    .await;
+    assert_eq!(stale.status(), StatusCode::OK);
+
+    // Ranges we do not honour get the whole file; the unit is case-insensitive.
+    for ignored in ["bytes=0-1,4-5", "bytes=x-", "bytes=+1-2", "lines=0-1"] {
+        let reply = fetch(&app, Method::GET, &url, &[("range", ignored)]).await;
+        assert_eq!(reply.status(), StatusCode::OK, "{ignored}");
+        assert_eq!(reply.bytes().await.unwrap().as_ref(), b"0123456789");
+    }
+    let upper = fetch(&app, Method::GET, &url, &[("range", "Bytes=8-")]).await;
+    assert_eq!(upper.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(upper.bytes().await.unwrap().as_ref(), b"89");
+    let unsatisfiable = fetch(&app, Method::GET, &url, &[("range", "bytes=10-")]).await;
+    assert_eq!(unsatisfiable.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(
+        names(&unsatisfiable),
+        expected(&["content-type", "content-length", "content-range"])
+    );
+    assert_eq!(header(&unsatisfiable, "content-range"), "bytes */10");
+
+    // An empty file: 200 with no bytes, and no range of it exists.
+    let empty = clean(&client, "empty.txt", "text/plain", b"").await;
+    let url = link(&client, json!({ "file_id": empty })).await;
+    let whole = fetch(&app, Method::GET, &url, &[]).await;
+    assert_eq!(whole.status(), StatusCode::OK);
+    assert_eq!(header(&whole, "content-length"), "0");
+    assert!(whole.bytes().await.unwrap().is_empty());
+    let range = fetch(&app, Method::GET, &url, &[("range", "bytes=0-0")]).await;
+    assert_eq!(range.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(header(&range, "content-range"), "bytes */0");
 }
 
 #[tokio::test]
