@@ -216,6 +216,9 @@ pub struct File {
     /// Where the bytes are; never shown to clients.
     #[serde(skip)]
     pub object_key: String,
+    /// The store's entity tag of the bytes the scanner judged; never shown to clients.
+    #[serde(skip)]
+    pub object_etag: Option<String>,
 }
 
 impl File {

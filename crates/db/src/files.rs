@@ -12,7 +12,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::jobs::JobKind;
 
 pub(crate) const FILE_COLUMNS: &str = "id, tenant_id, space_id, folder_id, original_name, mime, size, sha256, \
-     scan_status, status, source_app, client_key, created_by, deleted_at, created_at, updated_at, object_key";
+     scan_status, status, source_app, client_key, created_by, deleted_at, created_at, updated_at, object_key, object_etag";
 
 /// Restricts a query on `files` to rows whose space is not being purged.
 const IN_LIVE_SPACE: &str =
@@ -67,6 +67,8 @@ pub struct ScanOutcome {
     pub scanner: String,
     /// What was found, or why the scan failed.
     pub signature: Option<String>,
+    /// The store's entity tag of the bytes judged, when they were read.
+    pub object_etag: Option<String>,
 }
 
 /// A file's row state a scanner needs.
@@ -584,7 +586,8 @@ impl Store {
             let mut tx = Db::begin_write(pool).await?;
             let row: Option<(Uuid, String, i64)> = sqlx::query_as(
                 "UPDATE files SET scan_status = $2, status = $3, mime = COALESCE($4, mime), \
-                 sha256 = COALESCE($5, sha256), scanner = $6, scan_signature = $7, scanned_at = $8, updated_at = $8 \
+                 sha256 = COALESCE($5, sha256), scanner = $6, scan_signature = $7, scanned_at = $8, updated_at = $8, \
+                 object_etag = COALESCE($10, object_etag) \
                  WHERE id = $1 AND scan_status = $9 RETURNING tenant_id, object_key, size",
             )
             .bind(file_id)
@@ -596,6 +599,7 @@ impl Store {
             .bind(&outcome.signature)
             .bind(now())
             .bind(judged.as_str())
+            .bind(&outcome.object_etag)
             .fetch_optional(&mut *tx)
             .await?;
             let Some((tenant_id, object_key, size)) = row else {

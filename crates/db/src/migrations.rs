@@ -29,6 +29,7 @@ const POSTGRES: &[Embedded] = migrations!("postgres":
     3 "0003_shares",
     4 "0004_rate_limits",
     5 "0005_trash_retention",
+    6 "0006_scanned_object_version",
 );
 
 const SQLITE: &[Embedded] = migrations!("sqlite":
@@ -37,6 +38,7 @@ const SQLITE: &[Embedded] = migrations!("sqlite":
     3 "0003_shares",
     4 "0004_rate_limits",
     5 "0005_trash_retention",
+    6 "0006_scanned_object_version",
 );
 
 #[derive(Debug)]

@@ -49,6 +49,8 @@ pub struct ShareAccess {
     pub scan_status: ScanStatus,
     pub file_trashed: bool,
     pub file_created_at: DateTime<Utc>,
+    /// The entity tag of the bytes that were scanned (see `File::object_etag`).
+    pub object_etag: Option<String>,
 }
 
 impl Store {
@@ -214,7 +216,7 @@ impl Store {
         const SQL: &str = "SELECT s.id AS share_id, s.file_id, s.permission, s.expires_at, s.max_downloads, \
              s.download_count, s.revoked_at IS NOT NULL AS revoked, s.password_hash, f.object_key, f.mime, f.size, \
              f.sha256, f.original_name, f.scan_status, f.deleted_at IS NOT NULL AS file_trashed, \
-             f.created_at AS file_created_at \
+             f.created_at AS file_created_at, f.object_etag \
              FROM shares s JOIN files f ON f.id = s.file_id \
              WHERE s.token_digest = $1 \
              AND EXISTS (SELECT 1 FROM spaces sp WHERE sp.id = f.space_id AND NOT sp.deleting)";

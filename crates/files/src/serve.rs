@@ -198,6 +198,9 @@ pub async fn readyz(State(state): State<FilesState>) -> Response {
 /// between requests for it, built once (for links, once per lookup, then cached).
 pub struct Served {
     object_key: String,
+    /// The store's tag of the bytes that were scanned; `None` for files judged before
+    /// tags were recorded.
+    object_etag: Option<String>,
     size: u64,
     etag: String,
     last_modified: String,
@@ -211,6 +214,7 @@ impl Served {
     )]
     fn new(
         object_key: &str,
+        object_etag: Option<&str>,
         size: i64,
         sha256: &str,
         mime: &str,
@@ -254,6 +258,7 @@ impl Served {
         }
         Served {
             object_key: object_key.to_owned(),
+            object_etag: object_etag.map(str::to_owned),
             size: u64::try_from(size).unwrap_or(0),
             etag,
             last_modified,
@@ -275,6 +280,7 @@ impl ServedLink {
             && access.max_downloads.is_none();
         let served = Served::new(
             &access.object_key,
+            access.object_etag.as_deref(),
             access.size,
             &access.sha256,
             &access.mime,
@@ -406,6 +412,7 @@ pub async fn download(
         && !is_active(&file.mime, &state.settings.active_types);
     let served = Served::new(
         &file.object_key,
+        file.object_etag.as_deref(),
         file.size,
         &file.sha256,
         &file.mime,
@@ -523,6 +530,7 @@ async fn body(
             Some(bytes) => bytes,
             None => {
                 let object = state.objects.get(&target.object_key, None).await?;
+                check_scanned_version(target, &object)?;
                 let bytes: Bytes = object
                     .body
                     .collect()
@@ -541,5 +549,26 @@ async fn body(
     }
     let range = if whole { None } else { Some((first, last)) };
     let object = state.objects.get(&target.object_key, range).await?;
+    check_scanned_version(target, &object)?;
     Ok(Body::new(object.body.into_inner()))
+}
+
+/// Bytes written over a key after its scan (a single-PUT URL stays valid until it
+/// expires) were never judged: they are not served, as if the file were not clean.
+fn check_scanned_version(
+    target: &Served,
+    object: &fluidcloud_storage::ObjectStream,
+) -> Result<(), StorageError> {
+    match &target.object_etag {
+        Some(scanned) if object.etag.as_ref() != Some(scanned) => {
+            tracing::warn!(
+                key = target.object_key,
+                scanned = scanned.as_str(),
+                stored = object.etag.as_deref().unwrap_or(""),
+                "object changed since it was scanned; not serving it"
+            );
+            Err(StorageError::NotFound)
+        }
+        _ => Ok(()),
+    }
 }

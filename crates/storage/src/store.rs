@@ -86,6 +86,9 @@ pub struct ObjectStream {
     pub body: ByteStream,
     /// Bytes in `body`.
     pub length: u64,
+    /// The store's entity tag of the whole object (also on ranged reads): it changes
+    /// when the key is written again.
+    pub etag: Option<String>,
 }
 
 /// A client for one bucket.
@@ -337,6 +340,7 @@ impl ObjectStore {
         Ok(ObjectStream {
             body: object.body,
             length,
+            etag: object.e_tag,
         })
     }
 

@@ -69,6 +69,7 @@ async fn scan(context: &JobContext, file_id: Uuid, mode: Mode) -> anyhow::Result
         sha256: None,
         scanner: scanner.clone(),
         signature: Some(reason),
+        object_etag: None,
     };
     if u64::try_from(target.size).unwrap_or(u64::MAX) > context.scan.max_bytes {
         let reason = format!(
@@ -130,6 +131,7 @@ async fn scan(context: &JobContext, file_id: Uuid, mode: Mode) -> anyhow::Result
             sha256: Some(sha256),
             scanner,
             signature: Some(signature),
+            object_etag: object.etag,
         },
         // Bytes that are not what the client hashed are not what it meant to store.
         Verdict::Clean
@@ -140,12 +142,14 @@ async fn scan(context: &JobContext, file_id: Uuid, mode: Mode) -> anyhow::Result
                 target.sha256
             ))
         }
+        // The verdict holds for this version of the object only: links check the tag.
         Verdict::Clean => ScanOutcome {
             scan_status: ScanStatus::Clean,
             mime: (mode != Mode::Rescan).then(|| mime::detect(&prefix, &target.mime)),
             sha256: Some(sha256),
             scanner,
             signature: None,
+            object_etag: object.etag,
         },
     };
     let run = record(context, &target, &outcome).await?;
@@ -206,6 +210,7 @@ async fn postpone_or_fail(
                 sha256: None,
                 scanner: scanner.to_owned(),
                 signature: Some(reason),
+                object_etag: None,
             };
             record(context, target, &outcome).await
         }

@@ -549,6 +549,46 @@ async fn validators_odd_ranges_names_and_empty_files_over_http() {
 }
 
 #[tokio::test]
+async fn bytes_written_over_a_scanned_file_are_never_served() {
+    let app = TestApp::spawn().await;
+    let client = app.tenant().await;
+    let space = client.default_space().await;
+    let scanned = bytes(2 << 20, 7); // past the memory cache, so every read asks the store
+    let uploaded = client
+        .upload_with(space, "v.bin", "application/octet-stream", &scanned, |_| {})
+        .await;
+    let file = uploaded.file.expect(201).body;
+    let file = client.wait_for_scan(file["id"].as_str().unwrap()).await;
+    assert_eq!(file["scan_status"], "clean");
+    let file_id = file["id"].as_str().unwrap();
+    let url = link(&client, json!({ "file_id": file_id })).await;
+    let reply = fetch(&app, Method::GET, &url, &[]).await;
+    assert_eq!(reply.status(), StatusCode::OK);
+    assert!(reply.bytes().await.unwrap().as_ref() == scanned.as_slice());
+
+    // The single-PUT URL is still valid: write other bytes of the same length over it.
+    let status = client
+        .put_single(&uploaded.ticket, bytes(scanned.len(), 8))
+        .await;
+    assert!(
+        status.is_success(),
+        "the store took the second PUT: {status}"
+    );
+    let download = client
+        .get(&format!("/files/{file_id}/download"))
+        .await
+        .expect(200)
+        .body;
+    for target in [url.as_str(), download["url"].as_str().unwrap()] {
+        for range in [None, Some("bytes=100-199")] {
+            let headers: Vec<(&str, &str)> = range.map(|r| vec![("range", r)]).unwrap_or_default();
+            let reply = fetch(&app, Method::GET, target, &headers).await;
+            assert_eq!(reply.status(), StatusCode::NOT_FOUND, "{target} {range:?}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn head_is_get_without_the_body() {
     let app = TestApp::spawn().await;
     let client = app.tenant().await;
