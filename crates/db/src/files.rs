@@ -819,13 +819,15 @@ impl Store {
     }
 
     /// Takes a file whose bytes are gone out of service: `failed`, with the reason, and
-    /// every raw-link server stops serving it.
+    /// every raw-link server stops serving it. Infected files (whose bytes are erased on
+    /// purpose) are left as they are.
     pub async fn mark_bytes_missing(&self, file_id: Uuid) -> StoreResult<()> {
         with_pool!(self, |pool, Db| {
             let mut tx = Db::begin_write(pool).await?;
             sqlx::query(
                 "UPDATE files SET scan_status = 'failed', status = 'quarantined', \
-                 scan_signature = 'the stored object is missing', updated_at = $2 WHERE id = $1",
+                 scan_signature = 'the stored object is missing', updated_at = $2 \
+                 WHERE id = $1 AND scan_status <> 'infected'",
             )
             .bind(file_id)
             .bind(now())

@@ -24,16 +24,20 @@ pub struct MissingObject {
     pub object_key: String,
 }
 
-/// Compares rows with objects. Rows are read before the bucket is listed, so an upload
-/// that lands in between is never taken for an orphan.
+/// Compares rows with objects, safe to run while the service is in use. Files are read
+/// before the bucket is listed (a file's bytes exist before its row does, so any file
+/// read then must be in the listing) and the keys rows refer to after it (an upload's
+/// row exists before its bytes, so any object listed has its row by then): nothing
+/// written meanwhile is taken for an orphan or a file without bytes. A file reported
+/// without bytes is looked up once more before being failed.
 pub async fn reconcile(
     store: &Store,
     objects: &ObjectStore,
     fix: bool,
 ) -> anyhow::Result<Reconciliation> {
-    let referenced = store.referenced_object_keys().await?;
     let stored_files = store.stored_files().await?;
     let keys: HashSet<String> = objects.list_keys("t/").await?.into_iter().collect();
+    let referenced = store.referenced_object_keys().await?;
     let mut orphans: Vec<String> = keys
         .iter()
         .filter(|key| !referenced.contains(*key))
@@ -50,7 +54,9 @@ pub async fn reconcile(
             objects.delete(key).await?;
         }
         for missing in &missing {
-            store.mark_bytes_missing(missing.file.file_id).await?;
+            if objects.head(&missing.object_key).await?.is_none() {
+                store.mark_bytes_missing(missing.file.file_id).await?;
+            }
         }
     }
     Ok(Reconciliation {

@@ -262,6 +262,18 @@ async fn reconcile_reports_and_fixes_drift_between_rows_and_objects() {
             .iter()
             .any(|m| m.file.file_id.to_string() == lost_id)
     );
+
+    // An infected file's bytes are erased on purpose: it never becomes `failed` (its
+    // size would count again).
+    let infected = client
+        .upload(space, "eicar.txt", "text/plain", fluidcloud_scan::EICAR)
+        .await;
+    let infected = client.wait_for_scan(infected["id"].as_str().unwrap()).await;
+    assert_eq!(infected["scan_status"], "infected");
+    let id: uuid::Uuid = infected["id"].as_str().unwrap().parse().unwrap();
+    app.store.mark_bytes_missing(id).await.unwrap();
+    let after = client.get(&format!("/files/{id}")).await.expect(200).body;
+    assert_eq!(after["scan_status"], "infected");
 }
 
 #[tokio::test]
