@@ -56,13 +56,16 @@ macro_rules! with_pool {
 
 /// Inside a `with_pool!` transaction: fails with 404 unless the space is live and the
 /// tenant's and the folder, when given, is live; with 400 when the folder is in
-/// another space. Used wherever something is placed in a space or folder.
+/// another space. Used wherever something is placed in a space or folder. Holds the
+/// space row in share mode until the transaction ends, so a folder cannot be trashed
+/// (which takes the row exclusively) between this check and the write it guards.
 macro_rules! check_target {
-    ($tx:ident, $tenant_id:expr, $space_id:expr, $folder_id:expr) => {{
+    ($tx:ident, $db:ident, $tenant_id:expr, $space_id:expr, $folder_id:expr) => {{
         let space_id: ::uuid::Uuid = $space_id;
-        let space: Option<::uuid::Uuid> = ::sqlx::query_scalar(
-            "SELECT id FROM spaces WHERE id = $1 AND tenant_id = $2 AND NOT deleting",
-        )
+        let space: Option<::uuid::Uuid> = ::sqlx::query_scalar(&format!(
+            "SELECT id FROM spaces WHERE id = $1 AND tenant_id = $2 AND NOT deleting{}",
+            <$db as $crate::backend::Dialect>::FOR_SHARE
+        ))
         .bind(space_id)
         .bind($tenant_id)
         .fetch_optional(&mut *$tx)
@@ -143,6 +146,10 @@ pub(crate) trait Dialect: sqlx::Database {
     /// rows; SQLite write transactions already exclude every other writer.
     const FOR_UPDATE: &'static str;
 
+    /// Like [`Dialect::FOR_UPDATE`], but other readers in share mode go on: many
+    /// placements into one space at once, none while its tree is being trashed.
+    const FOR_SHARE: &'static str;
+
     /// Appended to the sub-select that picks a job to claim: concurrent workers skip
     /// rows another is claiming instead of waiting for it.
     const SKIP_LOCKED: &'static str;
@@ -195,6 +202,7 @@ const INSERT_JOB: &str =
 
 impl Dialect for sqlx::Postgres {
     const FOR_UPDATE: &'static str = " FOR UPDATE";
+    const FOR_SHARE: &'static str = " FOR SHARE";
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
 
     async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Self>, sqlx::Error> {
@@ -233,6 +241,7 @@ impl Dialect for sqlx::Postgres {
 
 impl Dialect for sqlx::Sqlite {
     const FOR_UPDATE: &'static str = "";
+    const FOR_SHARE: &'static str = "";
     const SKIP_LOCKED: &'static str = "";
 
     async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Self>, sqlx::Error> {

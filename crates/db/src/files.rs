@@ -225,7 +225,7 @@ impl Store {
                 ));
             }
             if let Some(folder_id) = update.folder_id {
-                check_target!(tx, tenant_id, file.space_id, folder_id);
+                check_target!(tx, Db, tenant_id, file.space_id, folder_id);
             }
             let file: File = sqlx::query_as(&apply)
                 .bind(id)
@@ -276,6 +276,14 @@ impl Store {
             if file.deleted_at.is_some() == trashed {
                 return Ok(file);
             }
+            // A restore checks its folder is live; no folder trash may run meanwhile.
+            sqlx::query(&format!(
+                "SELECT id FROM spaces WHERE id = $1{}",
+                Db::FOR_SHARE
+            ))
+            .bind(file.space_id)
+            .fetch_optional(&mut *tx)
+            .await?;
             let at = now();
             if trashed {
                 sqlx::query("UPDATE files SET deleted_at = $2, trashed_by = NULL, updated_at = $2 WHERE id = $1")

@@ -127,7 +127,7 @@ impl Store {
         );
         with_pool!(self, |pool, Db| {
             let mut tx = Db::begin_write(pool).await?;
-            check_target!(tx, tenant_id, space_id, parent_id);
+            check_target!(tx, Db, tenant_id, space_id, parent_id);
             let folder: Folder = sqlx::query_as(&insert)
                 .bind(Uuid::new_v4())
                 .bind(tenant_id)

@@ -91,7 +91,7 @@ impl Store {
         );
         let upload = with_pool!(self, |pool, Db| {
             let mut tx = Db::begin_write(pool).await?;
-            check_target!(tx, new.tenant_id, new.space_id, new.folder_id);
+            check_target!(tx, Db, new.tenant_id, new.space_id, new.folder_id);
             reserve_bytes!(tx, new.tenant_id, new.size);
             let upload: Upload = sqlx::query_as(&insert)
                 .bind(file_id)
@@ -170,6 +170,15 @@ impl Store {
             if claimed.rows_affected() == 0 {
                 return Ok(Completed::NotOpen);
             }
+            // Share mode on the space row: its folders cannot be trashed until the file
+            // has landed, so it never lands live in a folder that is in the Trash.
+            sqlx::query(&format!(
+                "SELECT id FROM spaces WHERE id = $1{}",
+                Db::FOR_SHARE
+            ))
+            .bind(upload.space_id)
+            .fetch_optional(&mut *tx)
+            .await?;
             sqlx::query(
                 "UPDATE tenants SET bytes_reserved = bytes_reserved - $2, bytes_used = bytes_used + $2 WHERE id = $1",
             )

@@ -288,6 +288,10 @@ pub async fn complete(
     }
     let fingerprint = fingerprint(&body);
     match upload.state.as_str() {
+        // Past its expiry an upload is gone, whether or not the worker swept it yet.
+        "open" if upload.expires_at <= now() => {
+            return Err(ApiError::NotFound("upload (it expired)"));
+        }
         "open" => {}
         "completed" => return repeat_completion(&state, tenant, &upload, &fingerprint).await,
         "expired" => return Err(ApiError::NotFound("upload (it expired)")),
@@ -563,6 +567,9 @@ async fn repeat_completion(
         return Err(ApiError::Conflict(
             "this upload was already completed with different data".into(),
         ));
+    }
+    if upload.state == "expired" || upload.expires_at <= now() {
+        return Err(ApiError::NotFound("upload (it expired)"));
     }
     Err(ApiError::Conflict(
         "this upload is no longer open; start a new one".into(),

@@ -382,6 +382,29 @@ async fn expired_uploads_release_their_reservation_and_bytes() {
 }
 
 #[tokio::test]
+async fn an_upload_past_its_expiry_is_gone_before_any_sweep() {
+    // No worker: nothing marks the upload expired; its expiry alone must count.
+    let app = TestApp::spawn_without_worker(|s| s.uploads.expiry_secs = 1).await;
+    let client = app.tenant().await;
+    let space = client.default_space().await;
+    let ticket = client
+        .initiate(space, "late.txt", "text/plain", 4)
+        .await
+        .expect(200)
+        .body;
+    assert!(
+        client
+            .put_single(&ticket, b"late".to_vec())
+            .await
+            .is_success()
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let body = ApiClient::completion(&ticket, space, "late.txt", "text/plain", b"late");
+    let reply = client.post("/uploads/complete", &body).await.expect(404);
+    assert!(reply.text.contains("expired"), "{}", reply.text);
+}
+
+#[tokio::test]
 async fn a_tampered_ticket_url_is_refused_by_the_store() {
     let app = TestApp::spawn().await;
     let client = app.tenant().await;
