@@ -16,7 +16,7 @@ pub enum InvalidName {
     Empty,
     #[error("name is longer than {0}")]
     TooLong(&'static str),
-    #[error("name must not contain '/', '\\', NUL or control characters")]
+    #[error("name must not contain '/', '\\', NUL, control or invisible direction characters")]
     ForbiddenCharacter,
     #[error("name must not be '.' or '..'")]
     DotName,
@@ -28,11 +28,22 @@ pub enum InvalidName {
     NotAContentType,
 }
 
+/// Invisible characters that make a name read differently from what it is: direction
+/// overrides, embeddings and isolates (`invoice\u{202E}fdp.exe` shows as
+/// `invoiceexe.pdf`), zero-width space, byte-order mark, line and paragraph separators.
+/// Joiners (emoji sequences, Indic and Persian text) and plain direction marks stay.
+fn is_deceptive_format(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}' | '\u{2028}' | '\u{2029}' | '\u{FEFF}')
+}
+
 fn check_common(name: &str) -> Result<(), InvalidName> {
     if name.is_empty() {
         return Err(InvalidName::Empty);
     }
-    if name.chars().any(char::is_control) {
+    if name
+        .chars()
+        .any(|c| c.is_control() || is_deceptive_format(c))
+    {
         return Err(InvalidName::ForbiddenCharacter);
     }
     if name.starts_with(char::is_whitespace) || name.ends_with(char::is_whitespace) {
@@ -133,6 +144,8 @@ mod tests {
             "a",
             "Report 2026.pdf",
             "ünïcødé 名前",
+            "family \u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}",
+            "\u{645}\u{6CC}\u{200C}\u{62E}\u{648}\u{627}\u{647}\u{645}",
             ".hidden",
             "a..b",
             &"x".repeat(255),
@@ -142,6 +155,10 @@ mod tests {
         let cases = [
             ("", InvalidName::Empty),
             ("a/b", InvalidName::ForbiddenCharacter),
+            ("invoice\u{202E}fdp.exe", InvalidName::ForbiddenCharacter),
+            ("a\u{2066}b", InvalidName::ForbiddenCharacter),
+            ("zero\u{200B}width", InvalidName::ForbiddenCharacter),
+            ("\u{FEFF}bom", InvalidName::ForbiddenCharacter),
             ("a\\b", InvalidName::ForbiddenCharacter),
             ("a\0b", InvalidName::ForbiddenCharacter),
             ("a\nb", InvalidName::ForbiddenCharacter),

@@ -12,6 +12,9 @@ use uuid::Uuid;
 /// Largest page a client may ask for.
 pub const MAX_PAGE_SIZE: u32 = 1000;
 
+/// 9999-12-31T23:59:59.999999Z, the latest time a cursor can carry.
+const MAX_CURSOR_MICROS: i64 = 253_402_300_799_999_999;
+
 /// The position after which the next page starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
@@ -36,6 +39,11 @@ impl Cursor {
         let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| InvalidCursor)?;
         let bytes: [u8; 24] = bytes.try_into().map_err(|_| InvalidCursor)?;
         let micros = i64::from_be_bytes(bytes[..8].try_into().map_err(|_| InvalidCursor)?);
+        // We only issue times of rows we wrote; anything outside years 1970–9999 is
+        // forged, and PostgreSQL would refuse some of it as out of range.
+        if !(0..=MAX_CURSOR_MICROS).contains(&micros) {
+            return Err(InvalidCursor);
+        }
         let created_at = DateTime::from_timestamp_micros(micros).ok_or(InvalidCursor)?;
         let id = Uuid::from_slice(&bytes[8..]).map_err(|_| InvalidCursor)?;
         Ok(Cursor { created_at, id })
@@ -103,5 +111,22 @@ mod tests {
         for bad in ["", "abc", "!!!!", &URL_SAFE_NO_PAD.encode([0u8; 23])] {
             assert!(Cursor::decode(bad).is_err(), "{bad:?}");
         }
+        // Well-formed, but at times no row of ours can have.
+        for micros in [
+            -1i64,
+            -100_000_000_000_000_000,
+            MAX_CURSOR_MICROS + 1,
+            i64::MAX,
+        ] {
+            let mut bytes = [0u8; 24];
+            bytes[..8].copy_from_slice(&micros.to_be_bytes());
+            assert!(
+                Cursor::decode(&URL_SAFE_NO_PAD.encode(bytes)).is_err(),
+                "{micros}"
+            );
+        }
+        let mut latest = [0u8; 24];
+        latest[..8].copy_from_slice(&MAX_CURSOR_MICROS.to_be_bytes());
+        assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode(latest)).is_ok());
     }
 }
