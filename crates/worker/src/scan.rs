@@ -34,13 +34,31 @@ enum Mode {
     Rescan,
 }
 
-/// Scans a pending file.
+/// Scans a pending file. On the last attempt a scan that still cannot finish (the
+/// store unreadable, the bytes short) fails the file: it never stays pending forever.
 pub async fn scan_file(
     context: &JobContext,
     file_id: Uuid,
     last_attempt: bool,
 ) -> anyhow::Result<ScanRun> {
-    scan(context, file_id, Mode::First { last_attempt }).await
+    let run = scan(context, file_id, Mode::First { last_attempt }).await?;
+    match run {
+        ScanRun::Retry(reason) if last_attempt => {
+            let Some(target) = context.store.scan_target(file_id).await? else {
+                return Ok(ScanRun::NotPending);
+            };
+            let outcome = ScanOutcome {
+                scan_status: ScanStatus::Failed,
+                mime: None,
+                sha256: None,
+                scanner: "none".to_owned(),
+                signature: Some(format!("could not be scanned: {reason}")),
+                object_etag: None,
+            };
+            record(context, &target, &outcome).await
+        }
+        run => Ok(run),
+    }
 }
 
 /// Scans a judged (clean or failed) file again.

@@ -192,6 +192,40 @@ async fn a_scan_whose_worker_died_is_taken_up_again() {
 }
 
 #[tokio::test]
+async fn a_scan_that_cannot_finish_fails_the_file_on_its_last_attempt() {
+    use fluidcloud_worker::scan::{ScanRun, scan_file};
+    let app = TestApp::spawn_without_worker(|s| s.scan.inline_max_bytes = 0).await;
+    let client = app.tenant().await;
+    let space = client.default_space().await;
+    let uploaded = client
+        .upload_with(space, "short.txt", "text/plain", b"twelve bytes", |_| {})
+        .await;
+    let id: uuid::Uuid = uploaded.file.expect(201).body["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The object no longer holds what was completed: every read comes up short.
+    let key = uploaded.ticket["key"].as_str().unwrap();
+    app.jobs
+        .objects
+        .put(key, "text/plain", b"short".to_vec().into(), 5)
+        .await
+        .unwrap();
+    let early = scan_file(&app.jobs, id, false).await.unwrap();
+    assert!(matches!(early, ScanRun::Retry(_)), "{early:?}");
+    let file = client.get(&format!("/files/{id}")).await.expect(200).body;
+    assert_eq!(
+        file["scan_status"], "pending",
+        "retried while attempts remain"
+    );
+    let last = scan_file(&app.jobs, id, true).await.unwrap();
+    assert_eq!(last, ScanRun::Recorded(ScanStatus::Failed));
+    let file = client.get(&format!("/files/{id}")).await.expect(200).body;
+    assert_eq!(file["scan_status"], "failed", "never pending forever");
+}
+
+#[tokio::test]
 async fn the_configured_scanner_finds_eicar_split_across_chunks() {
     use sha2::Digest;
     // The built-in scanner, or clamd when FLUIDCLOUD_TEST_CLAMD_ADDRESS names one.
