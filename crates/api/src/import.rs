@@ -326,16 +326,43 @@ fn describe(err: reqwest::Error) -> ImportError {
     ImportError::Fetch(err.without_url().to_string())
 }
 
+/// A path segment's `%XX` escapes decoded (`+` and `&` are themselves in a path, unlike
+/// in a form); bytes that are not UTF-8 become U+FFFD.
 fn percent_decode(segment: &str) -> String {
-    url::form_urlencoded::parse(format!("x={segment}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| segment.to_owned())
+    let bytes = segment.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| segment.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            None => {
+                decoded.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_segments_decode_as_paths() {
+        assert_eq!(percent_decode("a+b%20c.pdf"), "a+b c.pdf");
+        assert_eq!(percent_decode("r%C3%A9sum%C3%A9&co"), "résumé&co");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("%FF"), "\u{FFFD}");
+    }
 
     #[test]
     fn public_and_private_addresses() {

@@ -288,11 +288,25 @@ async fn rescan(store: &Store, scanned_before: Option<&str>) -> anyhow::Result<(
         None => RescanFilter::All,
         Some(value) => match parse_date(value) {
             Some(date) => RescanFilter::ScannedBefore(date),
+            // A mistyped date must not quietly become "every file" (no scanner has
+            // that version).
+            None if looks_like_date(value) => {
+                anyhow::bail!("--scanned-before {value}: not a valid date (YYYY-MM-DD or RFC 3339)")
+            }
             None => RescanFilter::NotScannedBy(value.to_owned()),
         },
     };
     let queued = store.enqueue_rescans(&filter).await?;
     print_json(&json!({ "queued": queued }))
+}
+
+/// Four digits, a dash and a digit: meant as a date, whether or not it is one.
+fn looks_like_date(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    bytes.len() >= 6
+        && bytes[..4].iter().all(u8::is_ascii_digit)
+        && bytes[4] == b'-'
+        && bytes[5].is_ascii_digit()
 }
 
 /// `2026-11-01` (midnight UTC) or an RFC 3339 timestamp.
@@ -302,4 +316,22 @@ fn parse_date(value: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     }
     let day = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").ok()?;
     Some(day.and_hms_opt(0, 0, 0)?.and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{looks_like_date, parse_date};
+
+    #[test]
+    fn rescan_filters_tell_dates_from_scanner_versions() {
+        assert!(parse_date("2026-11-01").is_some());
+        assert!(parse_date("2026-11-01T12:00:00+02:00").is_some());
+        for mistyped in ["2026-13-01", "2026-02-30", "2026-1-1x"] {
+            assert!(parse_date(mistyped).is_none(), "{mistyped}");
+            assert!(looks_like_date(mistyped), "{mistyped}");
+        }
+        for version in ["clamd ClamAV 1.4.6/27000", "builtin/1", "2026"] {
+            assert!(!looks_like_date(version), "{version}");
+        }
+    }
 }

@@ -227,22 +227,22 @@ async fn presign(
             let multipart_id = objects
                 .create_multipart(&upload.object_key, &upload.content_type)
                 .await?;
-            state
-                .store
-                .set_multipart_id(upload.file_id, &multipart_id)
-                .await?;
-            let parts = size.div_ceil(part_size);
-            let mut urls = Vec::with_capacity(usize::try_from(parts).unwrap_or(0));
-            for number in 1..=u32::try_from(parts).unwrap_or(u32::MAX) {
-                let part = i32::try_from(number).unwrap_or(i32::MAX);
-                let url = objects
-                    .presign_part(&upload.object_key, &multipart_id, part, valid_for)
-                    .await?;
-                urls.push(PartUrl {
-                    part_number: number,
-                    url,
-                });
-            }
+            let urls = match part_urls(state, upload, &multipart_id, size, part_size, valid_for)
+                .await
+            {
+                Ok(urls) => urls,
+                Err(err) => {
+                    // The caller releases the reservation; the store's half is ours,
+                    // whether or not its id made it into the row.
+                    if let Err(abort) = objects
+                        .abort_multipart(&upload.object_key, &multipart_id)
+                        .await
+                    {
+                        tracing::warn!(error = %abort, "could not abort a multipart upload nobody will use");
+                    }
+                    return Err(err);
+                }
+            };
             ticket.mode = "multipart";
             ticket.upload_id = Some(multipart_id);
             ticket.part_size = Some(part_size);
@@ -250,6 +250,36 @@ async fn presign(
         }
     }
     Ok(ticket)
+}
+
+/// Records the store's multipart id on the upload and presigns a URL per part.
+async fn part_urls(
+    state: &AppState,
+    upload: &Upload,
+    multipart_id: &str,
+    size: u64,
+    part_size: u64,
+    valid_for: Duration,
+) -> Result<Vec<PartUrl>, ApiError> {
+    state
+        .store
+        .set_multipart_id(upload.file_id, multipart_id)
+        .await?;
+    let parts = size.div_ceil(part_size);
+    let mut urls = Vec::with_capacity(usize::try_from(parts).unwrap_or(0));
+    for number in 1..=u32::try_from(parts).unwrap_or(u32::MAX) {
+        let part = i32::try_from(number).unwrap_or(i32::MAX);
+        let url = state
+            .jobs
+            .objects
+            .presign_part(&upload.object_key, multipart_id, part, valid_for)
+            .await?;
+        urls.push(PartUrl {
+            part_number: number,
+            url,
+        });
+    }
+    Ok(urls)
 }
 
 /// Fingerprint of a complete request: the same data always gives the same value.
