@@ -26,8 +26,9 @@ pub enum ImportError {
     Forbidden(String),
     #[error("the URL answered HTTP {0}")]
     Status(u16),
-    #[error("the file is larger than {0} bytes")]
-    TooLarge(u64),
+    /// Over `limit` bytes; `size` when the URL announced it.
+    #[error("the file is larger than {limit} bytes")]
+    TooLarge { limit: u64, size: Option<u64> },
     #[error("fetching the URL failed: {0}")]
     Fetch(String),
     #[error("the URL did not answer within {0} seconds")]
@@ -263,11 +264,13 @@ impl Importer {
         if !response.status().is_success() {
             return Err(ImportError::Status(response.status().as_u16()));
         }
-        if response
-            .content_length()
-            .is_some_and(|length| length > max_bytes)
+        if let Some(length) = response.content_length()
+            && length > max_bytes
         {
-            return Err(ImportError::TooLarge(max_bytes));
+            return Err(ImportError::TooLarge {
+                limit: max_bytes,
+                size: Some(length),
+            });
         }
         let content_type = response
             .headers()
@@ -290,7 +293,10 @@ impl Importer {
             let chunk = chunk.map_err(describe)?;
             size += chunk.len() as u64;
             if size > max_bytes {
-                return Err(ImportError::TooLarge(max_bytes));
+                return Err(ImportError::TooLarge {
+                    limit: max_bytes,
+                    size: None,
+                });
             }
             hasher.update(&chunk);
             file.write_all(&chunk).await?;

@@ -663,6 +663,21 @@ pub struct AppUsage {
 }
 
 impl Store {
+    /// The tenant's storage limit (`-1`: none) and the bytes counted against it (used
+    /// plus reserved). Only a hint: reservations are what enforce the limit.
+    pub async fn storage_counted(&self, tenant_id: Uuid) -> StoreResult<(i64, i64)> {
+        let (limit, counted): (i64, i64) = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT bytes_limit, bytes_used + bytes_reserved FROM tenants WHERE id = $1",
+            )
+            .bind(tenant_id)
+            .fetch_optional(pool)
+            .await
+        })?
+        .ok_or(StoreError::NotFound("tenant"))?;
+        Ok((limit, counted))
+    }
+
     /// The tenant's usage and limits, consistent with every committed change.
     pub async fn quota(&self, tenant_id: Uuid) -> StoreResult<Quota> {
         let (bytes_used, bytes_limit, bytes_reserved, links_limit, by_app) = with_pool!(

@@ -500,12 +500,39 @@ pub async fn import_url(
     .flatten()
     .min()
     .unwrap_or(0);
+    // A tenant out of room is told so before anything is downloaded, and a download
+    // stops as soon as it outgrows the room (the reservation below still decides).
+    let (bytes_limit, counted) = state.store.storage_counted(tenant).await?;
+    let headroom = (bytes_limit >= 0).then(|| u64::try_from(bytes_limit - counted).unwrap_or(0));
+    let over_quota = |requested: u64| {
+        ApiError::from(fluidcloud_db::StoreError::QuotaExceeded(
+            fluidcloud_db::QuotaExceeded {
+                limit: "storage",
+                used: counted,
+                limit_value: bytes_limit,
+                requested: i64::try_from(requested).unwrap_or(i64::MAX),
+            },
+        ))
+    };
+    if headroom == Some(0) {
+        return Err(over_quota(1));
+    }
+    let fetch_limit = headroom.map_or(max_bytes, |room| room.min(max_bytes));
     let fetched = state
         .importer
-        .fetch(&body.url, max_bytes)
+        .fetch(&body.url, fetch_limit)
         .await
         .map_err(|err| match err {
-            crate::import::ImportError::TooLarge(_) => ApiError::PayloadTooLarge(err.to_string()),
+            // Stopped by the room left, not by a size limit: quota, unless the URL
+            // announced a size past the limits anyway.
+            crate::import::ImportError::TooLarge { limit, size }
+                if limit < max_bytes && size.is_none_or(|size| size <= max_bytes) =>
+            {
+                over_quota(size.unwrap_or(limit + 1))
+            }
+            crate::import::ImportError::TooLarge { .. } => {
+                ApiError::PayloadTooLarge(err.to_string())
+            }
             crate::import::ImportError::Local(io) => ApiError::Internal(io.into()),
             other => ApiError::BadRequest(other.to_string()),
         })?;

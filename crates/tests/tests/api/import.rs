@@ -197,6 +197,20 @@ async fn size_quota_status_and_time_limits_apply() {
         .await
         .expect(402);
     assert_eq!(reply.detail()["limit"], "storage");
+    // Past the size limits it is still 413, whatever the room.
+    import(&small, &format!("{origin}/big")).await.expect(413);
+    // No room at all: refused before the URL is even asked (this one would stall).
+    let full = app
+        .tenant_with_plan(Plan {
+            bytes_limit: 0,
+            ..Plan::unlimited()
+        })
+        .await;
+    let started = std::time::Instant::now();
+    let reply = import(&full, &format!("{origin}/slow")).await.expect(402);
+    assert_eq!(reply.detail()["used"], 0);
+    assert_eq!(reply.detail()["limit_value"], 0);
+    assert!(started.elapsed() < Duration::from_secs(2));
     let space = client.default_space().await;
     let missing = uuid::Uuid::new_v4();
     client
