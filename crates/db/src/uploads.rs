@@ -282,6 +282,19 @@ impl Store {
                     multipart_id: upload.multipart_id.clone(),
                 };
                 Db::enqueue(&mut tx, &discard, now()).await?;
+                // A refused upload's URL stays valid until the upload's expiry: erase
+                // once more after that whatever was put through it meanwhile.
+                if upload.expires_at > now() {
+                    let late = JobKind::DeleteObjects {
+                        object_keys: vec![upload.object_key.clone()],
+                    };
+                    Db::enqueue(
+                        &mut tx,
+                        &late,
+                        upload.expires_at + chrono::TimeDelta::minutes(1),
+                    )
+                    .await?;
+                }
             }
             tx.commit().await?;
             Ok::<_, StoreError>(closed)

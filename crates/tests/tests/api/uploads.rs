@@ -222,6 +222,14 @@ async fn a_wrong_sized_object_fails_complete_and_leaves_nothing() {
         .await
         .expect(200);
     assert_eq!(listed.body, json!([]));
+    // The URL still works until the upload's expiry; what it stores then is erased.
+    let late = fluidcloud_db::jobs::JobKind::DeleteObjects {
+        object_keys: vec![ticket["key"].as_str().unwrap().to_owned()],
+    };
+    assert!(
+        app.store.job_state(&late).await.unwrap().is_some(),
+        "a deletion waits for the URL to lapse"
+    );
 }
 
 #[tokio::test]
