@@ -123,6 +123,10 @@ enum TenantCommand {
         api_access: Option<bool>,
         #[command(flatten)]
         rates: RateArgs,
+        /// Put every per-minute budget not given in this command back to the server
+        /// default (`rate_limits.*` in the configuration).
+        #[arg(long)]
+        default_rate_limits: bool,
     },
 }
 
@@ -224,6 +228,7 @@ async fn tenant(store: &Store, command: TenantCommand) -> anyhow::Result<()> {
             max_file_size,
             api_access,
             rates,
+            default_rate_limits,
         } => {
             check_name(name.as_deref())?;
             check_limit("bytes-limit", bytes_limit)?;
@@ -240,6 +245,7 @@ async fn tenant(store: &Store, command: TenantCommand) -> anyhow::Result<()> {
                 shares_per_minute: rates.shares_per_minute,
                 initiates_per_minute: rates.initiates_per_minute,
                 imports_per_minute: rates.imports_per_minute,
+                default_rate_limits,
             };
             print_json(&store.update_tenant(id, &update).await?)
         }

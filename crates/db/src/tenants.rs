@@ -33,6 +33,8 @@ pub struct TenantUpdate {
     pub shares_per_minute: Option<i64>,
     pub initiates_per_minute: Option<i64>,
     pub imports_per_minute: Option<i64>,
+    /// Every per-minute budget not given above goes back to the server default.
+    pub default_rate_limits: bool,
 }
 
 /// A key to mint.
@@ -108,8 +110,10 @@ impl Store {
             "UPDATE tenants SET name = COALESCE($2, name), api_access = COALESCE($3, api_access), \
              bytes_limit = COALESCE($4, bytes_limit), links_limit = COALESCE($5, links_limit), \
              max_file_size = COALESCE($6, max_file_size), \
-             requests_per_minute = COALESCE($8, requests_per_minute), shares_per_minute = COALESCE($9, shares_per_minute), \
-             initiates_per_minute = COALESCE($10, initiates_per_minute), imports_per_minute = COALESCE($11, imports_per_minute), \
+             requests_per_minute = CASE WHEN $8 IS NOT NULL THEN $8 WHEN $12 THEN NULL ELSE requests_per_minute END, \
+             shares_per_minute = CASE WHEN $9 IS NOT NULL THEN $9 WHEN $12 THEN NULL ELSE shares_per_minute END, \
+             initiates_per_minute = CASE WHEN $10 IS NOT NULL THEN $10 WHEN $12 THEN NULL ELSE initiates_per_minute END, \
+             imports_per_minute = CASE WHEN $11 IS NOT NULL THEN $11 WHEN $12 THEN NULL ELSE imports_per_minute END, \
              updated_at = $7 WHERE id = $1 RETURNING {TENANT_COLUMNS}"
         );
         with_pool!(self, |pool, Db| {
@@ -126,6 +130,7 @@ impl Store {
                 .bind(update.shares_per_minute)
                 .bind(update.initiates_per_minute)
                 .bind(update.imports_per_minute)
+                .bind(update.default_rate_limits)
                 .fetch_optional(&mut *tx)
                 .await?;
             let tenant = tenant.ok_or(StoreError::NotFound("tenant"))?;

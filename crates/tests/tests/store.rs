@@ -68,6 +68,47 @@ async fn tenants_are_created_listed_and_partially_updated() {
         "timestamps survive the round-trip exactly"
     );
     assert!(updated.updated_at >= a.updated_at);
+
+    // Budgets: set, kept when not named, back to the server default on request.
+    let budgets = |requests, shares| TenantUpdate {
+        requests_per_minute: requests,
+        shares_per_minute: shares,
+        ..Default::default()
+    };
+    let set = store
+        .update_tenant(a.id, &budgets(Some(50), Some(5)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            set.plan.rate_limits.requests_per_minute,
+            set.plan.rate_limits.shares_per_minute
+        ),
+        (Some(50), Some(5))
+    );
+    let kept = store
+        .update_tenant(a.id, &budgets(None, Some(7)))
+        .await
+        .unwrap();
+    assert_eq!(kept.plan.rate_limits.requests_per_minute, Some(50));
+    let reset = store
+        .update_tenant(
+            a.id,
+            &TenantUpdate {
+                default_rate_limits: true,
+                ..budgets(None, Some(9))
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            reset.plan.rate_limits.requests_per_minute,
+            reset.plan.rate_limits.shares_per_minute
+        ),
+        (None, Some(9)),
+        "what is named wins over the reset"
+    );
     assert!(matches!(
         store.tenant(Uuid::new_v4()).await,
         Err(StoreError::NotFound("tenant"))
