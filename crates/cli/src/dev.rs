@@ -25,6 +25,8 @@ use tokio::sync::watch;
 const DEV_TENANT: &str = "dev";
 /// File in the data folder holding the dev key's plaintext.
 const DEV_KEY_FILE: &str = "dev-key";
+/// The dev server's link-signing secret, beside its key.
+const SIGNING_KEY_FILE: &str = "signing-key";
 
 #[derive(Args)]
 pub struct DevArgs {
@@ -118,7 +120,20 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
 /// The built-in defaults and `FLUIDCLOUD__*` variables, with the dev command's own
 /// choices (database location, addresses, readable logs) on top.
 fn dev_settings(args: &DevArgs) -> anyhow::Result<Settings> {
-    let figment = Settings::figment(None)
+    let mut figment = Settings::figment(None);
+    // Links need a signing key; unless the environment names one, a random one of
+    // this data folder (links keep working across restarts, and never verify
+    // anywhere else).
+    let current: String = figment.extract_inner("signing.current").unwrap_or_default();
+    if current.is_empty() {
+        figment = figment
+            .merge(Serialized::default("signing.current", "dev"))
+            .merge(Serialized::default(
+                "signing.keys.dev",
+                dev_signing_secret(&args.data_dir)?,
+            ));
+    }
+    let figment = figment
         .merge(Serialized::default(
             "database.url",
             crate::sqlite_url(&args.data_dir),
@@ -192,6 +207,19 @@ async fn ensure_dev_key(store: &Store, data_dir: &Path) -> anyhow::Result<String
         .await?;
     write_private(&key_file, &format!("{plaintext}\n"))?;
     Ok(plaintext)
+}
+
+/// The secret in `signing-key`, made on first use.
+fn dev_signing_secret(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join(SIGNING_KEY_FILE);
+    if let Ok(existing) = std::fs::read_to_string(&path)
+        && existing.trim().len() >= 32
+    {
+        return Ok(existing.trim().to_owned());
+    }
+    let secret = fluidcloud_core::signing::generate_secret();
+    write_private(&path, &secret)?;
+    Ok(secret)
 }
 
 /// Writes a file only its owner can read.

@@ -25,12 +25,24 @@ const MAC_BYTES: usize = 16;
 /// Signing keys that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum SigningError {
+    #[error(
+        "no signing key is configured: set FLUIDCLOUD__SIGNING__KEYS__K1=<32+ random bytes> \
+         and FLUIDCLOUD__SIGNING__CURRENT=k1 (see docs/configuration.md)"
+    )]
+    NoKey,
     #[error("signing.current names {0:?}, which is not in signing.keys")]
     UnknownCurrent(String),
     #[error("signing key {0:?} is shorter than 16 bytes")]
     TooShort(String),
     #[error("signing key id {0:?} must be 1–32 ASCII letters, digits, '-' or '_'")]
     BadId(String),
+}
+
+/// A fresh signing secret: 48 random bytes, URL-safe base64.
+pub fn generate_secret() -> String {
+    let mut secret = [0u8; 48];
+    rand::rng().fill_bytes(&mut secret);
+    URL_SAFE_NO_PAD.encode(secret)
 }
 
 /// How the owner's signed URL serves the bytes.
@@ -86,6 +98,9 @@ impl Signer {
             let mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
                 .map_err(|_| SigningError::TooShort(id.clone()))?;
             keys.insert(id.clone(), mac);
+        }
+        if settings.current.is_empty() && keys.is_empty() {
+            return Err(SigningError::NoKey);
         }
         if !keys.contains_key(&settings.current) {
             return Err(SigningError::UnknownCurrent(settings.current.clone()));
@@ -297,5 +312,18 @@ mod tests {
         assert!(Signer::new(&settings("k2", "k1", "long enough secret!")).is_err());
         assert!(Signer::new(&settings("k1", "k1", "short")).is_err());
         assert!(Signer::new(&settings("a.b", "a.b", "long enough secret!")).is_err());
+        // The shipped defaults hold no key: a service must be given one.
+        let defaults: crate::config::Settings = figment::Figment::from(
+            <figment::providers::Toml as figment::providers::Format>::string(
+                crate::config::DEFAULT_TOML,
+            ),
+        )
+        .extract()
+        .unwrap();
+        let defaults = defaults.signing;
+        assert!(matches!(Signer::new(&defaults), Err(SigningError::NoKey)));
+        let generated = generate_secret();
+        assert!(generated.len() >= 64 && generated != generate_secret());
+        assert!(Signer::new(&settings("k1", "k1", &generated)).is_ok());
     }
 }

@@ -65,6 +65,17 @@ fn files_process(app: &TestApp) -> (Server, String) {
             &storage.secret_access_key,
         )
         .env("FLUIDCLOUD__FILES__LISTEN", format!("127.0.0.1:{port}"))
+        .env(
+            "FLUIDCLOUD__SIGNING__CURRENT",
+            &app.settings.signing.current,
+        )
+        .env(
+            format!(
+                "FLUIDCLOUD__SIGNING__KEYS__{}",
+                app.settings.signing.current.to_uppercase()
+            ),
+            &app.settings.signing.keys[&app.settings.signing.current],
+        )
         .env("FLUIDCLOUD__LOG__LEVEL", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

@@ -41,6 +41,12 @@ pub struct TestApp {
 pub fn test_settings(database_url: &str, objects: &TestObjects) -> Settings {
     let mut settings = Settings::load(None).expect("default settings");
     settings.database.url = database_url.to_owned();
+    // Production has no default signing key; each test app gets its own.
+    settings.signing.current = "test".into();
+    settings
+        .signing
+        .keys
+        .insert("test".into(), fluidcloud_core::signing::generate_secret());
     let storage = &mut settings.storage;
     storage.endpoint.clone_from(&objects.settings.endpoint);
     storage.public_endpoint = String::new();
