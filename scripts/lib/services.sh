@@ -167,6 +167,7 @@ LogFile $CLAMD_DIR/clamd.log
 StreamMaxLength 300M
 MaxScanSize 400M
 MaxFileSize 300M
+AlertExceedsMax yes
 SelfCheck 0
 CONF
   [ "$(id -u)" = 0 ] && chown -R clamav:clamav "$CLAMD_DIR" 2>/dev/null || true

@@ -220,7 +220,15 @@ fn parse_verdict(reply: &str) -> Result<Verdict, ScanError> {
     if body == "OK" {
         Ok(Verdict::Clean)
     } else if let Some(name) = body.strip_suffix(" FOUND") {
-        Ok(Verdict::Infected(name.trim().to_owned()))
+        let name = name.trim();
+        // `AlertExceedsMax yes` names what clamd could not scan to the end: not a
+        // virus, and not a clean verdict either.
+        if name.starts_with("Heuristics.Limits.Exceeded") {
+            return Err(ScanError::Failed(format!(
+                "too large for clamd's limits ({name}); raise StreamMaxLength, MaxFileSize and MaxScanSize"
+            )));
+        }
+        Ok(Verdict::Infected(name.to_owned()))
     } else {
         Err(parse_error(reply))
     }
@@ -263,6 +271,10 @@ mod tests {
         assert!(matches!(
             parse_verdict("INSTREAM size limit exceeded. ERROR"),
             Err(ScanError::Failed(_))
+        ));
+        assert!(matches!(
+            parse_verdict("stream: Heuristics.Limits.Exceeded.MaxFileSize FOUND"),
+            Err(ScanError::Failed(reason)) if reason.contains("MaxFileSize")
         ));
         assert!(matches!(parse_verdict(""), Err(ScanError::Failed(_))));
         assert!(matches!(
