@@ -60,6 +60,9 @@ where
         _ => aws_sdk_s3::error::DisplayErrorContext(&err).to_string(),
     };
     match (code.as_deref(), status) {
+        // A bucket that is not there is a broken deployment, not a missing object:
+        // nothing may conclude that bytes are gone (and fail files or drop deletions).
+        (Some("NoSuchBucket"), _) => StorageError::Unavailable(message),
         (Some("NoSuchKey" | "NoSuchUpload" | "NotFound"), _) | (_, Some(404)) => {
             StorageError::NotFound
         }

@@ -218,3 +218,29 @@ async fn multipart_uploads_complete_from_presigned_parts_and_abort_cleanly() {
     assert_eq!(store.head(&abandoned).await.unwrap(), None);
     store.delete(&key).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_missing_bucket_is_an_outage_not_a_missing_object() {
+    let objects = TestObjects::new().await;
+    let mut settings = objects.settings.clone();
+    settings.bucket = format!("no-such-bucket-{}", uuid::Uuid::new_v4().simple());
+    let elsewhere = fluidcloud_storage::ObjectStore::new(&settings);
+    // reconcile must not read an empty listing, a scan must retry rather than fail the
+    // file for good, a deletion must not count as done.
+    assert!(matches!(
+        elsewhere.list_keys("t/").await,
+        Err(StorageError::Unavailable(_))
+    ));
+    // The embedded store answers NoSuchKey to any read in a missing bucket (its bucket
+    // is made at start); real stores say NoSuchBucket.
+    if objects.dir.is_none() {
+        assert!(matches!(
+            elsewhere.get(&key(), None).await,
+            Err(StorageError::Unavailable(_))
+        ));
+        assert!(matches!(
+            elsewhere.delete(&key()).await,
+            Err(StorageError::Unavailable(_))
+        ));
+    }
+}
