@@ -41,8 +41,13 @@ pub enum JobKind {
     Rescan { file_id: Uuid },
 }
 
+/// The kinds this build runs, as an SQL list. A worker claims only these: during a
+/// rolling upgrade an older worker leaves a newer kind to the workers that know it
+/// instead of killing it as unreadable.
+const KNOWN_KINDS: &str = "'scan', 'discard_upload', 'delete_objects', 'purge_space', 'rescan'";
+
 impl JobKind {
-    /// A short name for logs and metrics.
+    /// A short name for logs and metrics (and the `kind` column).
     pub fn name(&self) -> &'static str {
         match self {
             JobKind::Scan { .. } => "scan",
@@ -104,7 +109,7 @@ impl Store {
             let sql = format!(
                 "UPDATE jobs SET locked_until = $1, attempts = attempts + 1 \
                  WHERE id = (SELECT id FROM jobs WHERE NOT dead AND run_at <= $2 \
-                   AND (locked_until IS NULL OR locked_until < $2) \
+                   AND (locked_until IS NULL OR locked_until < $2) AND kind IN ({KNOWN_KINDS}) \
                    ORDER BY run_at, id LIMIT 1{}) \
                  RETURNING id, payload, attempts",
                 Db::SKIP_LOCKED
@@ -235,6 +240,35 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_is_claimable() {
+        for kind in [
+            JobKind::Scan {
+                file_id: Uuid::nil(),
+            },
+            JobKind::DiscardUpload {
+                object_key: String::new(),
+                multipart_id: None,
+            },
+            JobKind::DeleteObjects {
+                object_keys: vec![],
+            },
+            JobKind::PurgeSpace {
+                space_id: Uuid::nil(),
+            },
+            JobKind::Rescan {
+                file_id: Uuid::nil(),
+            },
+        ] {
+            assert!(
+                KNOWN_KINDS.contains(&format!("'{}'", kind.name())),
+                "{} is missing from KNOWN_KINDS",
+                kind.name()
+            );
+        }
+        assert_eq!(KNOWN_KINDS.matches('\'').count(), 2 * 5);
+    }
 
     #[test]
     fn backoff_doubles_and_caps() {

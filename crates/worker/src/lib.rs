@@ -140,7 +140,14 @@ async fn execute(context: &JobContext, job: Job, lease: Duration) {
     });
     let name = job.kind.as_ref().map_or("unknown", |kind| kind.name());
     let result = match &job.kind {
-        Ok(kind) => jobs::run(context, kind, job.attempts).await,
+        // Its own task, so a panic is a failure like any other: recorded, retried,
+        // eventually dead — and the heartbeat below stops either way.
+        Ok(kind) => {
+            let (context, kind, attempts) = (context.clone(), kind.clone(), job.attempts);
+            tokio::spawn(async move { jobs::run(&context, &kind, attempts).await })
+                .await
+                .unwrap_or_else(|join| Err(anyhow::anyhow!("the job panicked: {join}")))
+        }
         Err(payload) => Err(anyhow::anyhow!("unknown job payload {payload:?}")),
     };
     heartbeat.abort();
