@@ -46,8 +46,10 @@ enum AdminCommand {
         #[arg(long)]
         fix: bool,
     },
-    /// Scan judged files again with the current signatures (in the worker). Only an
-    /// infected verdict changes a file; links keep serving meanwhile.
+    /// Scan judged (clean or failed) files again with the current signatures, in the
+    /// worker. A clean file changes only to infected (or failed, if its bytes no longer
+    /// match); a failed one may become clean; scanner errors change nothing. Links keep
+    /// serving meanwhile.
     Rescan {
         /// A date (2026-11-01 or RFC 3339): files judged before it. Anything else: a
         /// scanner version; files judged by any other version.

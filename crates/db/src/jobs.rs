@@ -36,8 +36,9 @@ pub enum JobKind {
     DeleteObjects { object_keys: Vec<String> },
     /// Erase a space marked `deleting` and everything in it.
     PurgeSpace { space_id: Uuid },
-    /// Scan a file again with the current signatures; only an infected verdict
-    /// changes a file that was already judged.
+    /// Scan a judged file again with the current signatures: a clean file changes only
+    /// to infected (or failed, if its bytes no longer match), a failed one may become
+    /// clean; scanner errors leave the standing verdict.
     Rescan { file_id: Uuid },
 }
 
