@@ -44,9 +44,16 @@ pub struct DevArgs {
     s3_addr: SocketAddr,
 }
 
-pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+pub async fn run(mut args: DevArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    // Bound first: with port 0 the system picks, and every URL must name its choice.
+    let api_listener = bind(args.api_addr, "API").await?;
+    let files_listener = bind(args.files_addr, "files server").await?;
+    let s3_listener = bind(args.s3_addr, "object store").await?;
+    args.api_addr = api_listener.local_addr()?;
+    args.files_addr = files_listener.local_addr()?;
+    args.s3_addr = s3_listener.local_addr()?;
     let settings = Arc::new(dev_settings(&args)?);
     init_logging(&settings.log);
 
@@ -54,10 +61,6 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     store.migrate().await?;
     let key = ensure_dev_key(&store, &args.data_dir).await?;
     store.start_change_feed();
-
-    let api_listener = bind(args.api_addr, "API").await?;
-    let files_listener = bind(args.files_addr, "files server").await?;
-    let s3_listener = bind(args.s3_addr, "object store").await?;
 
     let (stop, stopped) = watch::channel(false);
     let until_stopped = move || {
