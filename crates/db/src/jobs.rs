@@ -103,14 +103,30 @@ impl Store {
         })
     }
 
-    /// Claims the next due job for `lease`, or `None` when nothing is due.
+    /// Claims the next due job for `lease`, or `None` when nothing is due. First scans
+    /// go first: a backlog of rescans or deletions never keeps a new upload waiting.
     pub async fn claim_job(&self, lease: Duration) -> StoreResult<Option<Job>> {
+        let mut row = self.claim_due(lease, "= 'scan'").await?;
+        if row.is_none() {
+            row = self
+                .claim_due(lease, &format!("IN ({KNOWN_KINDS})"))
+                .await?;
+        }
+        Ok(row.map(|row| Job {
+            id: row.id,
+            kind: serde_json::from_str(&row.payload).map_err(|_| row.payload),
+            attempts: row.attempts,
+        }))
+    }
+
+    /// Claims the oldest due job whose kind matches `kind_filter` (SQL after `kind`).
+    async fn claim_due(&self, lease: Duration, kind_filter: &str) -> StoreResult<Option<JobRow>> {
         let at = now();
-        let row: Option<JobRow> = with_pool!(self, |pool, Db| {
+        Ok(with_pool!(self, |pool, Db| {
             let sql = format!(
                 "UPDATE jobs SET locked_until = $1, attempts = attempts + 1 \
                  WHERE id = (SELECT id FROM jobs WHERE NOT dead AND run_at <= $2 \
-                   AND (locked_until IS NULL OR locked_until < $2) AND kind IN ({KNOWN_KINDS}) \
+                   AND (locked_until IS NULL OR locked_until < $2) AND kind {kind_filter} \
                    ORDER BY run_at, id LIMIT 1{}) \
                  RETURNING id, payload, attempts",
                 Db::SKIP_LOCKED
@@ -120,12 +136,7 @@ impl Store {
                 .bind(at)
                 .fetch_optional(pool)
                 .await
-        })?;
-        Ok(row.map(|row| Job {
-            id: row.id,
-            kind: serde_json::from_str(&row.payload).map_err(|_| row.payload),
-            attempts: row.attempts,
-        }))
+        })?)
     }
 
     /// Keeps a running job's lease from lapsing.

@@ -30,6 +30,7 @@ const POSTGRES: &[Embedded] = migrations!("postgres":
     4 "0004_rate_limits",
     5 "0005_trash_retention",
     6 "0006_scanned_object_version",
+    7 "0007_scans_first",
 );
 
 const SQLITE: &[Embedded] = migrations!("sqlite":
@@ -39,6 +40,7 @@ const SQLITE: &[Embedded] = migrations!("sqlite":
     4 "0004_rate_limits",
     5 "0005_trash_retention",
     6 "0006_scanned_object_version",
+    7 "0007_scans_first",
 );
 
 #[derive(Debug)]

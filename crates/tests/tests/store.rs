@@ -272,3 +272,32 @@ async fn spaces_and_folders_belong_to_one_tenant() {
     assert_eq!(page.items.len(), 1, "b sees only its own default space");
     assert_ne!(page.items[0].id, space.id);
 }
+
+#[tokio::test]
+async fn first_scans_are_claimed_before_any_backlog() {
+    use fluidcloud_db::jobs::JobKind;
+    let db = TestDb::new().await;
+    let store = db.store().await;
+    let earlier = chrono::Utc::now() - chrono::TimeDelta::minutes(5);
+    for i in 0..30 {
+        let kind = JobKind::DeleteObjects {
+            object_keys: vec![format!("t/x/f/{i}")],
+        };
+        store.enqueue(&kind, earlier).await.unwrap();
+    }
+    let scan = JobKind::Scan {
+        file_id: Uuid::new_v4(),
+    };
+    store.enqueue(&scan, chrono::Utc::now()).await.unwrap();
+    let lease = Duration::from_secs(60);
+    let first = store.claim_job(lease).await.unwrap().expect("a due job");
+    assert_eq!(first.kind.as_ref().ok(), Some(&scan));
+    // Then the backlog, oldest first.
+    let next = store.claim_job(lease).await.unwrap().expect("a due job");
+    assert_eq!(
+        next.kind.as_ref().ok(),
+        Some(&JobKind::DeleteObjects {
+            object_keys: vec!["t/x/f/0".into()]
+        })
+    );
+}
