@@ -68,6 +68,8 @@ pub struct Job {
     pub kind: Result<JobKind, String>,
     /// Including this one.
     pub attempts: i32,
+    /// This claim's token: only its holder may renew, finish or fail the job.
+    pub lease: Uuid,
 }
 
 #[derive(sqlx::FromRow)]
@@ -75,6 +77,7 @@ struct JobRow {
     id: i64,
     payload: String,
     attempts: i32,
+    lease_token: Uuid,
 }
 
 /// Delay before retry number `attempts` (1-based): 2 s doubling to at most 10 min.
@@ -116,6 +119,7 @@ impl Store {
             id: row.id,
             kind: serde_json::from_str(&row.payload).map_err(|_| row.payload),
             attempts: row.attempts,
+            lease: row.lease_token,
         }))
     }
 
@@ -124,39 +128,43 @@ impl Store {
         let at = now();
         Ok(with_pool!(self, |pool, Db| {
             let sql = format!(
-                "UPDATE jobs SET locked_until = $1, attempts = attempts + 1 \
+                "UPDATE jobs SET locked_until = $1, attempts = attempts + 1, lease_token = $3 \
                  WHERE id = (SELECT id FROM jobs WHERE NOT dead AND run_at <= $2 \
                    AND (locked_until IS NULL OR locked_until < $2) AND kind {kind_filter} \
                    ORDER BY run_at, id LIMIT 1{}) \
-                 RETURNING id, payload, attempts",
+                 RETURNING id, payload, attempts, lease_token",
                 Db::SKIP_LOCKED
             );
             sqlx::query_as(&sql)
                 .bind(at + delta(lease))
                 .bind(at)
+                .bind(Uuid::new_v4())
                 .fetch_optional(pool)
                 .await
         })?)
     }
 
-    /// Keeps a running job's lease from lapsing.
-    pub async fn extend_lease(&self, job_id: i64, lease: Duration) -> StoreResult<()> {
-        with_pool!(self, |pool| {
-            sqlx::query("UPDATE jobs SET locked_until = $2 WHERE id = $1")
-                .bind(job_id)
+    /// Keeps a running job's lease from lapsing. `false` when the claim was lost: the
+    /// lease lapsed and another claim took the job over.
+    pub async fn extend_lease(&self, job: &Job, lease: Duration) -> StoreResult<bool> {
+        let renewed = with_pool!(self, |pool| {
+            sqlx::query("UPDATE jobs SET locked_until = $2 WHERE id = $1 AND lease_token = $3")
+                .bind(job.id)
                 .bind(now() + delta(lease))
+                .bind(job.lease)
                 .execute(pool)
                 .await
-                .map(drop)
+                .map(|done| done.rows_affected())
         })?;
-        Ok(())
+        Ok(renewed == 1)
     }
 
-    /// Removes a finished job.
-    pub async fn finish_job(&self, job_id: i64) -> StoreResult<()> {
+    /// Removes a finished job (unless another claim holds it now: that one finishes it).
+    pub async fn finish_job(&self, job: &Job) -> StoreResult<()> {
         with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM jobs WHERE id = $1")
-                .bind(job_id)
+            sqlx::query("DELETE FROM jobs WHERE id = $1 AND lease_token = $2")
+                .bind(job.id)
+                .bind(job.lease)
                 .execute(pool)
                 .await
                 .map(drop)
@@ -171,12 +179,14 @@ impl Store {
         let run_at = now() + delta(backoff(job.attempts));
         with_pool!(self, |pool| {
             sqlx::query(
-                "UPDATE jobs SET locked_until = NULL, last_error = $2, run_at = $3, dead = $4 WHERE id = $1",
+                "UPDATE jobs SET locked_until = NULL, last_error = $2, run_at = $3, dead = $4 \
+                 WHERE id = $1 AND lease_token = $5",
             )
             .bind(job.id)
             .bind(error)
             .bind(run_at)
             .bind(!retry)
+            .bind(job.lease)
             .execute(pool)
             .await
             .map(drop)

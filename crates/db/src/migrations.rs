@@ -30,7 +30,7 @@ const POSTGRES: &[Embedded] = migrations!("postgres":
     4 "0004_rate_limits",
     5 "0005_trash_retention",
     6 "0006_scanned_object_version",
-    7 "0007_scans_first",
+    7 "0007_job_claims",
 );
 
 const SQLITE: &[Embedded] = migrations!("sqlite":
@@ -40,7 +40,7 @@ const SQLITE: &[Embedded] = migrations!("sqlite":
     4 "0004_rate_limits",
     5 "0005_trash_retention",
     6 "0006_scanned_object_version",
-    7 "0007_scans_first",
+    7 "0007_job_claims",
 );
 
 #[derive(Debug)]

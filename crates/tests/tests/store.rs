@@ -301,3 +301,53 @@ async fn first_scans_are_claimed_before_any_backlog() {
         })
     );
 }
+
+#[tokio::test]
+async fn a_lapsed_claim_cannot_disturb_the_claim_that_took_over() {
+    use fluidcloud_db::jobs::JobKind;
+    let db = TestDb::new().await;
+    let store = db.store().await;
+    let kind = JobKind::Rescan {
+        file_id: Uuid::new_v4(),
+    };
+    store.enqueue(&kind, chrono::Utc::now()).await.unwrap();
+    let stale = store
+        .claim_job(Duration::from_millis(1))
+        .await
+        .unwrap()
+        .expect("due");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let current = store
+        .claim_job(Duration::from_secs(60))
+        .await
+        .unwrap()
+        .expect("the lapsed job is due again");
+    assert_eq!(current.id, stale.id);
+    assert_ne!(current.lease, stale.lease);
+
+    assert!(
+        !store
+            .extend_lease(&stale, Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .extend_lease(&current, Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    // The stale holder's failure and finish change nothing: the job stays claimed.
+    store.fail_job(&stale, "stale").await.unwrap();
+    store.finish_job(&stale).await.unwrap();
+    assert_eq!(store.job_state(&kind).await.unwrap(), Some((2, None)));
+    assert!(
+        store
+            .claim_job(Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store.finish_job(&current).await.unwrap();
+    assert_eq!(store.job_state(&kind).await.unwrap(), None);
+}

@@ -130,11 +130,19 @@ pub async fn run(
 async fn execute(context: &JobContext, job: Job, lease: Duration) {
     let store = context.store.clone();
     let job_id = job.id;
+    let claim = job.clone();
     let heartbeat = tokio::spawn(async move {
         loop {
             tokio::time::sleep(lease / 3).await;
-            if let Err(err) = store.extend_lease(job_id, lease).await {
-                tracing::warn!(job_id, error = %err, "cannot renew job lease");
+            match store.extend_lease(&claim, lease).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    // Jobs are idempotent, so finishing is harmless; the other claim
+                    // records the outcome.
+                    tracing::warn!(job_id, "lost the job's lease to another claim");
+                    return;
+                }
+                Err(err) => tracing::warn!(job_id, error = %err, "cannot renew job lease"),
             }
         }
     });
@@ -160,7 +168,7 @@ async fn execute(context: &JobContext, job: Job, lease: Duration) {
     match result {
         Ok(()) => {
             tracing::debug!(job_id, kind = name, "job done");
-            if let Err(err) = context.store.finish_job(job_id).await {
+            if let Err(err) = context.store.finish_job(&job).await {
                 tracing::warn!(job_id, error = %err, "cannot remove finished job; it will run again");
             }
         }
