@@ -63,19 +63,24 @@ stop_postgres() {
 }
 
 # A port whose +10000 neighbour is free too (SeaweedFS opens gRPC there).
-free_port_pair() {
-  python3 - <<'PY'
-import socket
-while True:
+free_port_pairs() { # count: that many free ports P whose P+10000 is free too, and no
+  # port of one pair equal to a port of another (`weed mini` takes P+10000 for gRPC)
+  python3 - "$1" <<'PY'
+import socket, sys
+taken, chosen, held = set(), [], []
+while len(chosen) < int(sys.argv[1]):
     a = socket.socket(); a.bind(("127.0.0.1", 0)); port = a.getsockname()[1]
-    if port + 10000 > 65535:
+    if port + 10000 > 65535 or {port, port + 10000} & taken:
         a.close(); continue
     b = socket.socket()
     try:
         b.bind(("127.0.0.1", port + 10000))
     except OSError:
         a.close(); continue
-    a.close(); b.close(); print(port); break
+    held += [a, b]; taken |= {port, port + 10000}; chosen.append(port)
+for s in held:
+    s.close()
+print(" ".join(map(str, chosen)))
 PY
 }
 
@@ -106,7 +111,7 @@ start_seaweedfs() {
   "actions":["Admin","Read","Write","List","Tagging"]}]}
 JSON
   local s3 master filer volume admin
-  s3=$(free_port_pair); master=$(free_port_pair); filer=$(free_port_pair); volume=$(free_port_pair); admin=$(free_port_pair)
+  read -r s3 master filer volume admin < <(free_port_pairs 5)
   mkdir -p "$WEED_DIR/data"
   # A restart script with the same folder and ports, for fault tests and for stopping.
   cat > "$WEED_DIR/start" <<START
