@@ -45,6 +45,10 @@ enum AdminCommand {
         /// service (`failed`).
         #[arg(long)]
         fix: bool,
+        /// With --fix: delete orphans even when they are most of the bucket (which
+        /// usually means the database is not this bucket's).
+        #[arg(long, requires = "fix")]
+        force: bool,
     },
     /// Scan judged (clean or failed) files again with the current signatures, in the
     /// worker. A clean file changes only to infected (or failed, if its bytes no longer
@@ -176,7 +180,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let result = match args.command {
         AdminCommand::Tenant(command) => tenant(&store, command).await,
         AdminCommand::Key(command) => key(&store, command).await,
-        AdminCommand::Reconcile { fix } => reconcile(&store, fix).await,
+        AdminCommand::Reconcile { fix, force } => reconcile(&store, fix, force).await,
         AdminCommand::Rescan { scanned_before } => rescan(&store, scanned_before.as_deref()).await,
     };
     store.close().await;
@@ -282,10 +286,10 @@ async fn key(store: &Store, command: KeyCommand) -> anyhow::Result<()> {
 }
 
 /// Objects nobody refers to and files whose bytes are gone.
-async fn reconcile(store: &Store, fix: bool) -> anyhow::Result<()> {
+async fn reconcile(store: &Store, fix: bool, force: bool) -> anyhow::Result<()> {
     let settings = fluidcloud_core::config::Settings::load(None)?;
     let objects = ObjectStore::new(&StoreSettings::from(&settings.storage));
-    let report = fluidcloud_worker::ops::reconcile(store, &objects, fix)
+    let report = fluidcloud_worker::ops::reconcile(store, &objects, fix, force)
         .await
         .with_context(|| format!("reconciling with bucket {}", settings.storage.bucket))?;
     print_json(&report)

@@ -6,6 +6,9 @@ use fluidcloud_db::{FileRef, Store};
 use fluidcloud_storage::ObjectStore;
 use serde::Serialize;
 
+/// Orphans past which `--fix` wants `--force` when they are most of the bucket.
+const SUSPICIOUS_ORPHANS: usize = 100;
+
 /// What `fluidcloud admin reconcile` found (and fixed, with `--fix`).
 #[derive(Debug, Serialize)]
 pub struct Reconciliation {
@@ -30,10 +33,15 @@ pub struct MissingObject {
 /// row exists before its bytes, so any object listed has its row by then): nothing
 /// written meanwhile is taken for an orphan or a file without bytes. A file reported
 /// without bytes is looked up once more before being failed.
+///
+/// With `fix`, orphans are deleted — unless they are most of a sizeable bucket, which
+/// rather means the database is not this bucket's (a restored copy, the wrong URL or
+/// bucket); `force` deletes them anyway.
 pub async fn reconcile(
     store: &Store,
     objects: &ObjectStore,
     fix: bool,
+    force: bool,
 ) -> anyhow::Result<Reconciliation> {
     let stored_files = store.stored_files().await?;
     let keys: HashSet<String> = objects.list_keys("t/").await?.into_iter().collect();
@@ -49,6 +57,15 @@ pub async fn reconcile(
         .filter(|(_, key)| !keys.contains(key))
         .map(|(file, object_key)| MissingObject { file, object_key })
         .collect();
+    if fix && !force && orphans.len() > SUSPICIOUS_ORPHANS && orphans.len() * 2 > keys.len() {
+        anyhow::bail!(
+            "refusing to delete {} of the bucket's {} objects: this database may not be the \
+             bucket's (check the database URL and storage.bucket); if they really are \
+             orphans, run again with --force",
+            orphans.len(),
+            keys.len()
+        );
+    }
     if fix {
         for key in &orphans {
             objects.delete(key).await?;

@@ -190,9 +190,21 @@ async fn age_trash(app: &TestApp, file: &str, folders: &[uuid::Uuid]) {
     }
 }
 
+/// An app with a bucket of its own: reconcile treats every object another test put in a
+/// shared bucket as an orphan, and `--fix` would delete it under that test.
+async fn app_with_its_own_bucket() -> TestApp {
+    let bucket = format!(
+        "fc-reconcile-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let app = TestApp::spawn_with(|s| s.storage.bucket = bucket).await;
+    app.jobs.objects.ensure_bucket().await.unwrap();
+    app
+}
+
 #[tokio::test]
 async fn reconcile_reports_and_fixes_drift_between_rows_and_objects() {
-    let app = TestApp::spawn().await;
+    let app = app_with_its_own_bucket().await;
     let client = app.tenant().await;
     let space = client.default_space().await;
     let kept = client
@@ -218,7 +230,7 @@ async fn reconcile_reports_and_fixes_drift_between_rows_and_objects() {
         .await
         .unwrap();
 
-    let report = fluidcloud_worker::ops::reconcile(&app.store, objects, false)
+    let report = fluidcloud_worker::ops::reconcile(&app.store, objects, false, false)
         .await
         .unwrap();
     let report = serde_json::to_value(&report).unwrap();
@@ -241,7 +253,7 @@ async fn reconcile_reports_and_fixes_drift_between_rows_and_objects() {
         "a report changes nothing"
     );
 
-    fluidcloud_worker::ops::reconcile(&app.store, objects, true)
+    fluidcloud_worker::ops::reconcile(&app.store, objects, true, false)
         .await
         .unwrap();
     assert_eq!(objects.head(&orphan).await.unwrap(), None);
@@ -251,7 +263,7 @@ async fn reconcile_reports_and_fixes_drift_between_rows_and_objects() {
         .expect(200)
         .body;
     assert_eq!(lost["scan_status"], "failed");
-    let clean = fluidcloud_worker::ops::reconcile(&app.store, objects, false)
+    let clean = fluidcloud_worker::ops::reconcile(&app.store, objects, false, false)
         .await
         .unwrap();
     assert!(!clean.objects_without_rows.contains(&orphan));
@@ -324,4 +336,34 @@ async fn services_expose_metrics_and_readiness() {
         .await
         .expect(200);
     assert!(metrics.text.contains("fluidcloud_jobs_queue_depth"));
+}
+
+#[tokio::test]
+async fn reconcile_will_not_empty_a_bucket_that_looks_like_another_databases() {
+    let app = app_with_its_own_bucket().await;
+    let objects = &app.jobs.objects;
+    // A bucket full of objects this database never heard of: a restored copy, or the
+    // wrong database URL.
+    let tenant = uuid::Uuid::new_v4();
+    let mut foreign = Vec::new();
+    for _ in 0..120 {
+        let key = format!("t/{tenant}/f/{}", uuid::Uuid::new_v4());
+        objects
+            .put(&key, "text/plain", b"theirs".to_vec().into(), 6)
+            .await
+            .unwrap();
+        foreign.push(key);
+    }
+    let refused = fluidcloud_worker::ops::reconcile(&app.store, objects, true, false).await;
+    let message = format!("{:#}", refused.expect_err("--fix alone refuses"));
+    assert!(message.contains("--force"), "{message}");
+    assert!(
+        objects.head(&foreign[0]).await.unwrap().is_some(),
+        "nothing deleted"
+    );
+    let report = fluidcloud_worker::ops::reconcile(&app.store, objects, true, true)
+        .await
+        .unwrap();
+    assert!(report.objects_without_rows.len() >= 120);
+    assert_eq!(objects.head(&foreign[0]).await.unwrap(), None);
 }
