@@ -31,6 +31,8 @@ pub enum ImportError {
     TooLarge { limit: u64, size: Option<u64> },
     #[error("fetching the URL failed: {0}")]
     Fetch(String),
+    #[error("too many imports in progress; retry shortly")]
+    Busy,
     #[error("the URL did not answer within {0} seconds")]
     Timeout(u64),
     #[error("temporary storage failed: {0}")]
@@ -212,6 +214,8 @@ pub struct Fetched {
     pub content_type: Option<String>,
     /// The last path segment of the final URL, when it makes a usable name.
     pub name_hint: Option<String>,
+    /// One of `import.max_concurrent`, held as long as the temporary file lives.
+    _slot: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// The HTTP client for imports.
@@ -220,6 +224,8 @@ pub struct Importer {
     client: reqwest::Client,
     policy: Arc<AddressPolicy>,
     timeout: Duration,
+    /// Imports holding temporary files may not exceed `import.max_concurrent`.
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Importer {
@@ -247,6 +253,7 @@ impl Importer {
             client,
             policy,
             timeout: Duration::from_secs(settings.timeout_secs),
+            slots: Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent.max(1))),
         })
     }
 
@@ -254,12 +261,20 @@ impl Importer {
     pub async fn fetch(&self, url: &str, max_bytes: u64) -> Result<Fetched, ImportError> {
         let url = Url::parse(url).map_err(|e| ImportError::BadUrl(e.to_string()))?;
         self.policy.check_url(&url)?;
-        tokio::time::timeout(self.timeout, self.download(url, max_bytes))
+        let slot = Arc::clone(&self.slots)
+            .try_acquire_owned()
+            .map_err(|_| ImportError::Busy)?;
+        tokio::time::timeout(self.timeout, self.download(url, max_bytes, slot))
             .await
             .unwrap_or(Err(ImportError::Timeout(self.timeout.as_secs())))
     }
 
-    async fn download(&self, url: Url, max_bytes: u64) -> Result<Fetched, ImportError> {
+    async fn download(
+        &self,
+        url: Url,
+        max_bytes: u64,
+        slot: tokio::sync::OwnedSemaphorePermit,
+    ) -> Result<Fetched, ImportError> {
         let response = self.client.get(url).send().await.map_err(describe)?;
         if !response.status().is_success() {
             return Err(ImportError::Status(response.status().as_u16()));
@@ -308,6 +323,7 @@ impl Importer {
             sha256: hex::encode(hasher.finalize()),
             content_type,
             name_hint,
+            _slot: slot,
         })
     }
 }

@@ -110,6 +110,7 @@ pub struct ImportSettings {
     pub timeout_secs: u64,
     pub max_bytes: u64,
     pub max_redirects: usize,
+    pub max_concurrent: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -534,6 +534,9 @@ pub async fn import_url(
                 ApiError::PayloadTooLarge(err.to_string())
             }
             crate::import::ImportError::Local(io) => ApiError::Internal(io.into()),
+            crate::import::ImportError::Busy => {
+                ApiError::Unavailable("too many imports in progress; retry shortly")
+            }
             other => ApiError::BadRequest(other.to_string()),
         })?;
     let name = body

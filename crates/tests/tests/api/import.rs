@@ -225,3 +225,35 @@ async fn size_quota_status_and_time_limits_apply() {
         .await
         .expect(422);
 }
+
+#[tokio::test]
+async fn imports_past_the_concurrency_limit_are_told_to_retry() {
+    let app = TestApp::spawn_with(|s| {
+        s.import.allowed_networks = vec!["127.0.0.1/32".into()];
+        s.import.timeout_secs = 2;
+        s.import.max_concurrent = 1;
+    })
+    .await;
+    let origin = origin().await;
+    let client = app.tenant().await;
+    // One import stalls on a slow source and holds the only slot...
+    let slow_url = format!("{origin}/slow");
+    let stalled = import(&client, &slow_url);
+    let refused = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        import(&client, &format!("{origin}/files/b.txt")).await
+    };
+    let (stalled, refused) = tokio::join!(stalled, refused);
+    // ...so the next is refused at once, in the envelope, and the first times out.
+    let refused = refused.expect(503);
+    assert!(
+        refused.detail().as_str().unwrap().contains("retry"),
+        "{}",
+        refused.text
+    );
+    stalled.expect(400);
+    // The slot is free again.
+    import(&client, &format!("{origin}/files/c.txt"))
+        .await
+        .expect(201);
+}
