@@ -234,13 +234,28 @@ async fn imports_past_the_concurrency_limit_are_told_to_retry() {
         s.import.max_concurrent = 1;
     })
     .await;
+    // A source that says when it is asked, then stalls.
+    let (asked, mut was_asked) = tokio::sync::mpsc::channel::<()>(1);
+    let stalling = Router::new().route(
+        "/stall",
+        get(move || {
+            let asked = asked.clone();
+            async move {
+                let _ = asked.send(()).await;
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "late"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stall_url = format!("http://{}/stall", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, stalling).await });
     let origin = origin().await;
     let client = app.tenant().await;
-    // One import stalls on a slow source and holds the only slot...
-    let slow_url = format!("{origin}/slow");
-    let stalled = import(&client, &slow_url);
+    // One import holds the only slot while its source stalls...
+    let stalled = import(&client, &stall_url);
     let refused = async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        was_asked.recv().await;
         import(&client, &format!("{origin}/files/b.txt")).await
     };
     let (stalled, refused) = tokio::join!(stalled, refused);
