@@ -121,6 +121,7 @@ pub struct WorkerSettings {
     pub poll_interval_ms: u64,
     pub lease_secs: u64,
     pub sweep_interval_secs: u64,
+    pub job_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -90,8 +90,9 @@ pub async fn run(
         match context.store.claim_job(lease).await {
             Ok(Some(job)) => {
                 let context = context.clone();
+                let limit = Duration::from_secs(settings.job_timeout_secs.max(1));
                 tokio::spawn(async move {
-                    execute(&context, job, lease).await;
+                    execute(&context, job, lease, limit).await;
                     drop(permit);
                 });
             }
@@ -127,7 +128,7 @@ pub async fn run(
 }
 
 /// Runs one job, renewing its lease meanwhile, and records how it went.
-async fn execute(context: &JobContext, job: Job, lease: Duration) {
+async fn execute(context: &JobContext, job: Job, lease: Duration, limit: Duration) {
     let store = context.store.clone();
     let job_id = job.id;
     let claim = job.clone();
@@ -152,9 +153,20 @@ async fn execute(context: &JobContext, job: Job, lease: Duration) {
         // eventually dead — and the heartbeat below stops either way.
         Ok(kind) => {
             let (context, kind, attempts) = (context.clone(), kind.clone(), job.attempts);
-            tokio::spawn(async move { jobs::run(&context, &kind, attempts).await })
-                .await
-                .unwrap_or_else(|join| Err(anyhow::anyhow!("the job panicked: {join}")))
+            let mut running =
+                tokio::spawn(async move { jobs::run(&context, &kind, attempts).await });
+            match tokio::time::timeout(limit, &mut running).await {
+                Ok(done) => {
+                    done.unwrap_or_else(|join| Err(anyhow::anyhow!("the job panicked: {join}")))
+                }
+                Err(_) => {
+                    running.abort();
+                    Err(anyhow::anyhow!(
+                        "the job ran longer than {} s",
+                        limit.as_secs()
+                    ))
+                }
+            }
         }
         Err(payload) => Err(anyhow::anyhow!("unknown job payload {payload:?}")),
     };

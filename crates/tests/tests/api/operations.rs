@@ -367,3 +367,39 @@ async fn reconcile_will_not_empty_a_bucket_that_looks_like_another_databases() {
     assert!(report.objects_without_rows.len() >= 120);
     assert_eq!(objects.head(&foreign[0]).await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn a_job_that_hangs_is_stopped_and_counted_as_a_failed_attempt() {
+    // A "store" that accepts connections and never answers.
+    let black_hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", black_hole.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = black_hole.accept().await {
+            held.push(socket);
+        }
+    });
+    let app = TestApp::spawn_without_worker(|s| {
+        s.storage.endpoint = endpoint;
+        s.worker.job_timeout_secs = 1;
+    })
+    .await;
+    let stuck = fluidcloud_db::jobs::JobKind::DeleteObjects {
+        object_keys: vec!["t/x/f/never-answered".into()],
+    };
+    app.store.enqueue(&stuck, chrono::Utc::now()).await.unwrap();
+    app.start_worker();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some((attempts, Some(error))) = app.store.job_state(&stuck).await.unwrap() {
+            assert!(attempts >= 1);
+            assert!(error.contains("longer than 1 s"), "{error}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hung job was never stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
