@@ -193,21 +193,6 @@ async fn every_failure_has_its_status_and_a_short_uncached_body() {
     let signer = Signer::new(&app.settings.signing).unwrap();
     let (never_stored, _) = signer.mint_share_token();
     let lookups = link_lookups(&app).await;
-    for bad in [forged.as_str(), "nothing", "a.b.c"] {
-        let reply = fetch(
-            &app,
-            Method::GET,
-            &format!("{}/s/{bad}", app.files_url),
-            &[],
-        )
-        .await;
-        assert_eq!(reply.status(), StatusCode::NOT_FOUND, "{bad}");
-    }
-    assert_eq!(
-        link_lookups(&app).await,
-        lookups,
-        "a bad MAC costs no query"
-    );
     for bad in [forged.as_str(), "nothing", "a.b.c", never_stored.as_str()] {
         let reply = fetch(
             &app,
@@ -220,6 +205,13 @@ async fn every_failure_has_its_status_and_a_short_uncached_body() {
         assert_eq!(names(&reply), error_headers);
         assert_eq!(header(&reply, "cache-control"), "no-store");
         assert!(header(&reply, "content-type").starts_with("text/plain"));
+        if bad != never_stored {
+            assert_eq!(
+                link_lookups(&app).await,
+                lookups,
+                "a bad MAC costs no query"
+            );
+        }
     }
     fetch(
         &app,
