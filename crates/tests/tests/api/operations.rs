@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use fluidcloud_db::RescanFilter;
+use fluidcloud_db::jobs::JobKind;
 use fluidcloud_tests::TestApp;
 use fluidcloud_tests::app::send;
 use fluidcloud_worker::JobContext;
@@ -87,7 +88,25 @@ async fn a_rescan_with_new_signatures_quarantines_what_they_match() {
         .as_i64()
         .unwrap();
     assert_eq!(after, before - 15, "the infected bytes no longer count");
-    // The harmless file stays clean, now judged by the new signatures.
+    // The harmless file stays clean, now judged by the new signatures (once its own
+    // rescan, which may still be running, is done).
+    let harmless_rescan = JobKind::Rescan {
+        file_id: harmless["id"].as_str().unwrap().parse().unwrap(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app
+        .store
+        .job_state(&harmless_rescan)
+        .await
+        .unwrap()
+        .is_some()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the harmless file's rescan never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let harmless = client
         .get(&format!("/files/{}", harmless["id"].as_str().unwrap()))
         .await
@@ -384,7 +403,7 @@ async fn a_job_that_hangs_is_stopped_and_counted_as_a_failed_attempt() {
         s.worker.job_timeout_secs = 1;
     })
     .await;
-    let stuck = fluidcloud_db::jobs::JobKind::DeleteObjects {
+    let stuck = JobKind::DeleteObjects {
         object_keys: vec!["t/x/f/never-answered".into()],
     };
     app.store.enqueue(&stuck, chrono::Utc::now()).await.unwrap();
