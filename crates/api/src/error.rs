@@ -143,6 +143,26 @@ impl From<fluidcloud_core::names::InvalidName> for ApiError {
     }
 }
 
+impl From<fluidcloud_services::uploads::UploadError> for ApiError {
+    fn from(err: fluidcloud_services::uploads::UploadError) -> Self {
+        use fluidcloud_services::uploads::UploadError;
+        match err {
+            UploadError::BadRequest(message) => ApiError::BadRequest(message),
+            UploadError::Unprocessable(message) => ApiError::Unprocessable(message),
+            UploadError::NotFound(what) => ApiError::NotFound(what),
+            UploadError::Conflict(message) => ApiError::Conflict(message),
+            UploadError::TooLarge(message) => ApiError::PayloadTooLarge(message),
+            UploadError::QuotaExceeded(exceeded) => ApiError::QuotaExceeded(exceeded),
+            UploadError::Busy => {
+                ApiError::Unavailable("too many imports in progress; retry shortly")
+            }
+            UploadError::Store(err) => err.into(),
+            UploadError::Objects(err) => err.into(),
+            UploadError::Internal(err) => ApiError::Internal(err),
+        }
+    }
+}
+
 impl From<fluidcloud_storage::StorageError> for ApiError {
     fn from(err: fluidcloud_storage::StorageError) -> Self {
         tracing::warn!(error = %err, "object store request failed");

@@ -7,7 +7,6 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
-pub mod import;
 pub mod openapi;
 pub mod ratelimit;
 pub mod request_id;
@@ -24,7 +23,10 @@ use fluidcloud_core::config::Settings;
 use fluidcloud_core::metrics::Metrics;
 use fluidcloud_core::signing::Signer;
 use fluidcloud_db::Store;
-use fluidcloud_worker::JobContext;
+use fluidcloud_scan::Scanner;
+use fluidcloud_services::ServiceContext;
+use fluidcloud_services::fetch::Importer;
+use fluidcloud_storage::ObjectStore;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -40,12 +42,14 @@ pub struct AppState {
     pub keys: Arc<KeyCache>,
     /// The settings this process started with.
     pub settings: Arc<Settings>,
-    /// The object store and scanner, for presigning and inline scans.
-    pub jobs: JobContext,
+    /// The object store: presigning, reads, deletes.
+    pub objects: ObjectStore,
+    /// The scanner, for inline scans.
+    pub scanner: Scanner,
     /// Signs download URLs and share tokens.
     pub signer: Signer,
     /// Fetches `import-url` sources, refusing private addresses.
-    pub importer: import::Importer,
+    pub importer: Importer,
     /// Per-key request budgets.
     pub limiter: Arc<ratelimit::RateLimiter>,
     /// This process's counters (shared with its inline scans).
@@ -62,20 +66,32 @@ impl AppState {
             settings.auth.cache_max_entries,
         );
         tokio::spawn(Arc::clone(&keys).follow_changes());
-        let jobs = JobContext::from_settings(store.clone(), &settings)?;
+        let services = ServiceContext::from_settings(store, Arc::clone(&settings))?;
         let signer = Signer::new(&settings.signing)?;
-        let importer = import::Importer::new(&settings.import)?;
-        let limiter = ratelimit::RateLimiter::new(&store, &settings.rate_limits);
+        let importer = Importer::new(&settings.import)?;
+        let limiter = ratelimit::RateLimiter::new(&services.store, &settings.rate_limits);
         Ok(AppState {
-            metrics: jobs.metrics.clone(),
+            store: services.store,
+            objects: services.objects,
+            scanner: services.scanner,
+            metrics: services.metrics,
             limiter,
-            store,
             keys,
             settings,
-            jobs,
             signer,
             importer,
         })
+    }
+
+    /// What the upload workflows and inline scans run with: this state's handles.
+    pub fn services(&self) -> ServiceContext {
+        ServiceContext {
+            store: self.store.clone(),
+            objects: self.objects.clone(),
+            scanner: self.scanner.clone(),
+            settings: Arc::clone(&self.settings),
+            metrics: self.metrics.clone(),
+        }
     }
 }
 

@@ -289,7 +289,7 @@ async fn key(store: &Store, command: KeyCommand) -> anyhow::Result<()> {
 async fn reconcile(store: &Store, fix: bool, force: bool) -> anyhow::Result<()> {
     let settings = fluidcloud_core::config::Settings::load(None)?;
     let objects = ObjectStore::new(&StoreSettings::from(&settings.storage));
-    let report = fluidcloud_worker::ops::reconcile(store, &objects, fix, force)
+    let report = fluidcloud_services::reconcile::reconcile(store, &objects, fix, force)
         .await
         .with_context(|| format!("reconciling with bucket {}", settings.storage.bucket))?;
     print_json(&report)

@@ -75,19 +75,17 @@ pub async fn run(mut args: DevArgs) -> anyhow::Result<()> {
     tasks.spawn(objects);
     let state = fluidcloud_api::AppState::new(store.clone(), Arc::clone(&settings))?;
     state
-        .jobs
         .objects
         .ensure_bucket()
         .await
         .context("creating the embedded bucket")?;
     let worker = tokio::spawn(fluidcloud_worker::run(
-        state.jobs.clone(),
+        state.services(),
         settings.worker.clone(),
         std::time::Duration::from_secs(settings.shutdown.grace_secs),
         until_stopped(),
     ));
-    let files =
-        fluidcloud_files::FilesState::new(store.clone(), state.jobs.objects.clone(), &settings)?;
+    let files = fluidcloud_files::FilesState::new(store.clone(), state.objects.clone(), &settings)?;
     tasks.spawn(fluidcloud_api::serve(
         api_listener,
         fluidcloud_api::router(state),

@@ -185,6 +185,21 @@ pub struct UnknownValue(pub String);
 
 text_enum!(ScanStatus { Pending => "pending", Clean => "clean", Infected => "infected", Failed => "failed" });
 text_enum!(FileStatus { Draft => "draft", Ready => "ready", Quarantined => "quarantined" });
+text_enum!(UploadState { Open => "open", Completed => "completed", Expired => "expired", Rejected => "rejected" });
+
+/// Where an upload stands. Only an `open` upload holds a reservation and can be
+/// completed; the other three are final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadState {
+    /// Initiated: its size is reserved and its URLs may be used.
+    Open,
+    /// Turned into a file.
+    Completed,
+    /// Closed by the worker after its deadline passed without `complete`.
+    Expired,
+    /// Closed without a file: its bytes did not match, or presigning failed.
+    Rejected,
+}
 
 /// A stored file (SPEC §4). `name` repeats `original_name` for the SDK.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]

@@ -1,7 +1,7 @@
 //! Uploads: reservation at initiate, conversion at complete, release at expiry.
 
 use chrono::{DateTime, Utc};
-use fluidcloud_core::model::File;
+use fluidcloud_core::model::{File, UploadState};
 use fluidcloud_core::time::now;
 use uuid::Uuid;
 
@@ -42,8 +42,7 @@ pub struct Upload {
     pub source_app: String,
     pub multipart_id: Option<String>,
     pub part_size: Option<i64>,
-    /// `open`, `completed`, `expired` or `rejected`.
-    pub state: String,
+    pub state: UploadState,
     pub completion: Option<String>,
     pub created_by: Uuid,
     pub expires_at: DateTime<Utc>,
@@ -229,7 +228,7 @@ impl Store {
     /// failed while opening it): the reservation is released and what the store holds
     /// is discarded in the background. Returns whether the upload was still open.
     pub async fn reject_upload(&self, upload: &Upload) -> StoreResult<bool> {
-        let rejected = self.close_upload(upload, "rejected").await?;
+        let rejected = self.close_upload(upload, UploadState::Rejected).await?;
         Ok(rejected)
     }
 
@@ -249,21 +248,21 @@ impl Store {
         let mut expired = 0;
         for upload in &due {
             // Another worker may get there first; closing is conditional.
-            if self.close_upload(upload, "expired").await? {
+            if self.close_upload(upload, UploadState::Expired).await? {
                 expired += 1;
             }
         }
         Ok(expired)
     }
 
-    async fn close_upload(&self, upload: &Upload, state: &str) -> StoreResult<bool> {
+    async fn close_upload(&self, upload: &Upload, state: UploadState) -> StoreResult<bool> {
         let closed = with_pool!(self, |pool, Db| {
             let mut tx = Db::begin_write(pool).await?;
             let closed = sqlx::query(
                 "UPDATE uploads SET state = $2, updated_at = $3 WHERE file_id = $1 AND state = 'open'",
             )
             .bind(upload.file_id)
-            .bind(state)
+            .bind(state.as_str())
             .bind(now())
             .execute(&mut *tx)
             .await?

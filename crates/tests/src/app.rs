@@ -8,7 +8,7 @@ use fluidcloud_core::config::Settings;
 use fluidcloud_core::model::Plan;
 use fluidcloud_core::scope::Scopes;
 use fluidcloud_db::{NewApiKey, NewTenant, Store};
-use fluidcloud_worker::JobContext;
+use fluidcloud_services::ServiceContext;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use uuid::Uuid;
@@ -27,8 +27,8 @@ pub struct TestApp {
     pub settings: Arc<Settings>,
     /// The store the server uses (for arranging data and for admin operations).
     pub store: Store,
-    /// What the server's jobs use: the object store client and the scanner.
-    pub jobs: JobContext,
+    /// What the server's workflows and jobs use: the object store client and the scanner.
+    pub services: ServiceContext,
     /// `http://127.0.0.1:<port>`.
     pub base_url: String,
     /// The files (raw-link) server: `http://127.0.0.1:<port>`.
@@ -85,7 +85,7 @@ impl TestApp {
     /// Runs one more worker for this app (the way a `fluidcloud-worker` process would).
     pub fn start_worker(&self) {
         tokio::spawn(fluidcloud_worker::run(
-            self.jobs.clone(),
+            self.services.clone(),
             self.settings.worker.clone(),
             std::time::Duration::from_secs(1),
             std::future::pending(),
@@ -107,13 +107,13 @@ impl TestApp {
         let settings = Arc::new(settings);
         let (state, base_url) = Self::serve_api(&db, &settings).await;
         Self::serve_files(&db, &settings, files_listener).await;
-        let jobs = state.jobs.clone();
+        let services = state.services();
         TestApp {
             db,
             objects,
             settings,
             store: state.store,
-            jobs,
+            services,
             base_url,
             files_url,
             http: reqwest::Client::new(),

@@ -4,13 +4,17 @@
 use fluidcloud_db::jobs::{JobKind, MAX_ATTEMPTS};
 use fluidcloud_storage::StorageError;
 
-use crate::JobContext;
-use crate::scan::{ScanRun, rescan_file, scan_file};
+use fluidcloud_services::ServiceContext;
+use fluidcloud_services::scan::{ScanRun, rescan_file, scan_file};
 
 /// Files removed per transaction when purging a space.
 const PURGE_BATCH: i64 = 200;
 
-pub(crate) async fn run(context: &JobContext, kind: &JobKind, attempts: i32) -> anyhow::Result<()> {
+pub(crate) async fn run(
+    context: &ServiceContext,
+    kind: &JobKind,
+    attempts: i32,
+) -> anyhow::Result<()> {
     match kind {
         JobKind::Scan { file_id } => {
             match scan_file(context, *file_id, attempts >= MAX_ATTEMPTS).await? {

@@ -6,68 +6,20 @@
 //! expired uploads. On shutdown it stops claiming and finishes the jobs in hand.
 
 mod jobs;
-pub mod ops;
-pub mod scan;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fluidcloud_core::config::{ScanEngine, ScanSettings, Settings, WorkerSettings};
-use fluidcloud_core::metrics::Metrics;
+use fluidcloud_core::config::WorkerSettings;
 use fluidcloud_db::Store;
 use fluidcloud_db::jobs::Job;
-use fluidcloud_scan::Scanner;
-use fluidcloud_storage::{ObjectStore, StoreSettings};
+use fluidcloud_services::ServiceContext;
 use tokio::sync::Semaphore;
-
-/// What jobs need: the two stores and the scanner.
-#[derive(Clone, Debug)]
-pub struct JobContext {
-    pub store: Store,
-    pub objects: ObjectStore,
-    pub scanner: Scanner,
-    pub scan: ScanSettings,
-    /// Days after which the Trash is purged (0: never).
-    pub trash_retention_days: u64,
-    /// Scan and job counters of this process.
-    pub metrics: Metrics,
-}
-
-impl JobContext {
-    /// Builds the object-store client and the scanner the settings describe.
-    pub fn from_settings(store: Store, settings: &Settings) -> anyhow::Result<Self> {
-        Ok(JobContext {
-            store,
-            objects: ObjectStore::new(&StoreSettings::from(&settings.storage)),
-            scanner: scanner(&settings.scan)?,
-            scan: settings.scan.clone(),
-            trash_retention_days: settings.trash.retention_days,
-            metrics: Metrics::default(),
-        })
-    }
-}
-
-/// The scanner the settings name.
-pub fn scanner(settings: &ScanSettings) -> anyhow::Result<Scanner> {
-    Ok(match settings.engine {
-        ScanEngine::Builtin => {
-            let file = Some(settings.signatures_file.as_str()).filter(|f| !f.is_empty());
-            Scanner::builtin(file.map(std::path::Path::new))?
-        }
-        ScanEngine::Clamd => Scanner::clamd(
-            settings
-                .clamd_address
-                .parse()
-                .map_err(|e: String| anyhow::anyhow!("scan.clamd_address: {e}"))?,
-            Duration::from_secs(settings.timeout_secs),
-        ),
-    })
-}
 
 /// Runs jobs until `shutdown` completes, then waits up to `grace` for the jobs in hand.
 pub async fn run(
-    context: JobContext,
+    context: ServiceContext,
     settings: WorkerSettings,
     grace: Duration,
     shutdown: impl Future<Output = ()>,
@@ -78,7 +30,7 @@ pub async fn run(
     let sweeper = tokio::spawn(sweep(
         context.store.clone(),
         Duration::from_secs(settings.sweep_interval_secs.max(1)),
-        context.trash_retention_days,
+        context.settings.trash.retention_days,
     ));
     tracing::info!(backend = ?context.store.kind(), concurrency = settings.concurrency, "worker running");
     let mut shutdown = std::pin::pin!(shutdown);
@@ -128,7 +80,7 @@ pub async fn run(
 }
 
 /// Runs one job, renewing its lease meanwhile, and records how it went.
-async fn execute(context: &JobContext, job: Job, lease: Duration, limit: Duration) {
+async fn execute(context: &ServiceContext, job: Job, lease: Duration, limit: Duration) {
     let store = context.store.clone();
     let job_id = job.id;
     let claim = job.clone();
@@ -202,11 +154,11 @@ async fn execute(context: &JobContext, job: Job, lease: Duration, limit: Duratio
 }
 
 /// `/healthz`, `/readyz` and `/metrics` of a worker process.
-pub fn health_router(context: JobContext) -> axum::Router {
+pub fn health_router(context: ServiceContext) -> axum::Router {
     use axum::http::StatusCode;
     use axum::routing::get;
     async fn ready(
-        axum::extract::State(context): axum::extract::State<JobContext>,
+        axum::extract::State(context): axum::extract::State<ServiceContext>,
     ) -> (StatusCode, &'static str) {
         if context.store.ping().await.is_err() {
             return (
@@ -225,7 +177,9 @@ pub fn health_router(context: JobContext) -> axum::Router {
         }
         (StatusCode::OK, "ready\n")
     }
-    async fn metrics(axum::extract::State(context): axum::extract::State<JobContext>) -> String {
+    async fn metrics(
+        axum::extract::State(context): axum::extract::State<ServiceContext>,
+    ) -> String {
         let depth = context.store.queue_depth().await.map_or(-1.0, |d| d as f64);
         context.metrics.render(&[(
             "fluidcloud_jobs_queue_depth",

@@ -7,7 +7,7 @@ use clap::Parser;
 use fluidcloud_core::config::Settings;
 use fluidcloud_core::runtime::{init_logging, shutdown_signal};
 use fluidcloud_db::Store;
-use fluidcloud_worker::JobContext;
+use fluidcloud_services::ServiceContext;
 
 /// The FluidCloud background worker.
 #[derive(Parser)]
@@ -26,7 +26,7 @@ async fn main() -> anyhow::Result<()> {
     let store = Store::open_for_service(&settings.database)
         .await
         .context("opening the metadata database")?;
-    let context = JobContext::from_settings(store, &settings)?;
+    let context = ServiceContext::from_settings(store, std::sync::Arc::new(settings.clone()))?;
     let listener = tokio::net::TcpListener::bind(settings.worker.listen)
         .await
         .with_context(|| format!("binding {}", settings.worker.listen))?;

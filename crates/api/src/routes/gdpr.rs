@@ -53,7 +53,7 @@ pub async fn purge_file(
         object_key,
     ) = state.store.purge_file(auth.tenant_id(), id).await?;
     // The record is gone; erase the bytes now (a job retries if the store is down).
-    if let Err(err) = state.jobs.objects.delete(&object_key).await {
+    if let Err(err) = state.objects.delete(&object_key).await {
         tracing::warn!(%id, error = %err, "could not erase purged bytes yet; a job will");
     }
     Ok(axum::Json(FilePurged {

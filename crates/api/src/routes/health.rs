@@ -86,7 +86,6 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
         .await
         .map_err(|_| ApiError::Unavailable("metadata database unreachable"))?;
     state
-        .jobs
         .objects
         .ping()
         .await

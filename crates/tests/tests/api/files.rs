@@ -362,12 +362,12 @@ async fn purged_bytes_leave_the_store() {
         .await;
     let file = uploaded.file.expect(201).body;
     let key = uploaded.ticket["key"].as_str().unwrap().to_owned();
-    assert!(app.jobs.objects.head(&key).await.unwrap().is_some());
+    assert!(app.services.objects.head(&key).await.unwrap().is_some());
     client
         .delete(&format!("/gdpr/files/{}", id(&file)))
         .await
         .expect(200);
-    assert_eq!(app.jobs.objects.head(&key).await.unwrap(), None);
+    assert_eq!(app.services.objects.head(&key).await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -411,7 +411,7 @@ async fn a_purged_space_vanishes_at_once_and_its_contents_follow() {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let quota = client.get("/quota").await.expect(200).body;
-        let gone = app.jobs.objects.head(&key).await.unwrap().is_none();
+        let gone = app.services.objects.head(&key).await.unwrap().is_none();
         if quota["bytes_used"] == 0 && quota["bytes_reserved"] == 0 && gone {
             break;
         }

@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use fluidcloud_db::RescanFilter;
 use fluidcloud_db::jobs::JobKind;
+use fluidcloud_services::ServiceContext;
 use fluidcloud_tests::TestApp;
 use fluidcloud_tests::app::send;
-use fluidcloud_worker::JobContext;
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -54,7 +54,9 @@ async fn a_rescan_with_new_signatures_quarantines_what_they_match() {
     .unwrap();
     let mut settings = (*app.settings).clone();
     settings.scan.signatures_file = signatures.display().to_string();
-    let updated = JobContext::from_settings(app.store.clone(), &settings).unwrap();
+    let updated =
+        ServiceContext::from_settings(app.store.clone(), std::sync::Arc::new(settings.clone()))
+            .unwrap();
     let version = updated.scanner.version().await.unwrap();
     assert_eq!(
         app.store
@@ -217,7 +219,7 @@ async fn app_with_its_own_bucket() -> TestApp {
         &uuid::Uuid::new_v4().simple().to_string()[..12]
     );
     let app = TestApp::spawn_with(|s| s.storage.bucket = bucket).await;
-    app.jobs.objects.ensure_bucket().await.unwrap();
+    app.services.objects.ensure_bucket().await.unwrap();
     app
 }
 
@@ -237,7 +239,7 @@ async fn reconcile_reports_and_fixes_drift_between_rows_and_objects() {
         .unwrap()
         .to_owned();
     kept.file.expect(201);
-    let objects = &app.jobs.objects;
+    let objects = &app.services.objects;
     // An object nobody refers to, and a file whose object vanished.
     let orphan = format!("t/{}/f/{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
     objects
@@ -249,7 +251,7 @@ async fn reconcile_reports_and_fixes_drift_between_rows_and_objects() {
         .await
         .unwrap();
 
-    let report = fluidcloud_worker::ops::reconcile(&app.store, objects, false, false)
+    let report = fluidcloud_services::reconcile::reconcile(&app.store, objects, false, false)
         .await
         .unwrap();
     let report = serde_json::to_value(&report).unwrap();
@@ -272,7 +274,7 @@ async fn reconcile_reports_and_fixes_drift_between_rows_and_objects() {
         "a report changes nothing"
     );
 
-    fluidcloud_worker::ops::reconcile(&app.store, objects, true, false)
+    fluidcloud_services::reconcile::reconcile(&app.store, objects, true, false)
         .await
         .unwrap();
     assert_eq!(objects.head(&orphan).await.unwrap(), None);
@@ -282,7 +284,7 @@ async fn reconcile_reports_and_fixes_drift_between_rows_and_objects() {
         .expect(200)
         .body;
     assert_eq!(lost["scan_status"], "failed");
-    let clean = fluidcloud_worker::ops::reconcile(&app.store, objects, false, false)
+    let clean = fluidcloud_services::reconcile::reconcile(&app.store, objects, false, false)
         .await
         .unwrap();
     assert!(!clean.objects_without_rows.contains(&orphan));
@@ -341,7 +343,7 @@ async fn services_expose_metrics_and_readiness() {
             .status,
         200
     );
-    let worker = fluidcloud_worker::health_router(app.jobs.clone());
+    let worker = fluidcloud_worker::health_router(app.services.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, worker).await });
@@ -360,7 +362,7 @@ async fn services_expose_metrics_and_readiness() {
 #[tokio::test]
 async fn reconcile_will_not_empty_a_bucket_that_looks_like_another_databases() {
     let app = app_with_its_own_bucket().await;
-    let objects = &app.jobs.objects;
+    let objects = &app.services.objects;
     // A bucket full of objects this database never heard of: a restored copy, or the
     // wrong database URL.
     let tenant = uuid::Uuid::new_v4();
@@ -373,14 +375,14 @@ async fn reconcile_will_not_empty_a_bucket_that_looks_like_another_databases() {
             .unwrap();
         foreign.push(key);
     }
-    let refused = fluidcloud_worker::ops::reconcile(&app.store, objects, true, false).await;
+    let refused = fluidcloud_services::reconcile::reconcile(&app.store, objects, true, false).await;
     let message = format!("{:#}", refused.expect_err("--fix alone refuses"));
     assert!(message.contains("--force"), "{message}");
     assert!(
         objects.head(&foreign[0]).await.unwrap().is_some(),
         "nothing deleted"
     );
-    let report = fluidcloud_worker::ops::reconcile(&app.store, objects, true, true)
+    let report = fluidcloud_services::reconcile::reconcile(&app.store, objects, true, true)
         .await
         .unwrap();
     assert!(report.objects_without_rows.len() >= 120);

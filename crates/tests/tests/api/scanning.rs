@@ -33,7 +33,7 @@ async fn eicar_is_quarantined_its_bytes_erased_and_its_quota_released() {
     assert_eq!(file["status"], "quarantined");
     let key = uploaded.ticket["key"].as_str().unwrap();
     assert_eq!(
-        app.jobs.objects.head(key).await.unwrap(),
+        app.services.objects.head(key).await.unwrap(),
         None,
         "infected bytes are erased"
     );
@@ -146,12 +146,12 @@ async fn an_unreachable_clamd_leaves_files_pending_and_retries() {
         "never clean without a verdict"
     );
     // When the attempts run out the file fails closed instead.
-    let run = fluidcloud_worker::scan::scan_file(&app.jobs, id, true)
+    let run = fluidcloud_services::scan::scan_file(&app.services, id, true)
         .await
         .unwrap();
     assert_eq!(
         run,
-        fluidcloud_worker::scan::ScanRun::Recorded(ScanStatus::Failed)
+        fluidcloud_services::scan::ScanRun::Recorded(ScanStatus::Failed)
     );
 }
 
@@ -193,7 +193,7 @@ async fn a_scan_whose_worker_died_is_taken_up_again() {
 
 #[tokio::test]
 async fn a_scan_that_cannot_finish_fails_the_file_on_its_last_attempt() {
-    use fluidcloud_worker::scan::{ScanRun, scan_file};
+    use fluidcloud_services::scan::{ScanRun, scan_file};
     let app = TestApp::spawn_without_worker(|s| s.scan.inline_max_bytes = 0).await;
     let client = app.tenant().await;
     let space = client.default_space().await;
@@ -207,19 +207,19 @@ async fn a_scan_that_cannot_finish_fails_the_file_on_its_last_attempt() {
         .unwrap();
     // The object no longer holds what was completed: every read comes up short.
     let key = uploaded.ticket["key"].as_str().unwrap();
-    app.jobs
+    app.services
         .objects
         .put(key, "text/plain", b"short".to_vec().into(), 5)
         .await
         .unwrap();
-    let early = scan_file(&app.jobs, id, false).await.unwrap();
+    let early = scan_file(&app.services, id, false).await.unwrap();
     assert!(matches!(early, ScanRun::Retry(_)), "{early:?}");
     let file = client.get(&format!("/files/{id}")).await.expect(200).body;
     assert_eq!(
         file["scan_status"], "pending",
         "retried while attempts remain"
     );
-    let last = scan_file(&app.jobs, id, true).await.unwrap();
+    let last = scan_file(&app.services, id, true).await.unwrap();
     assert_eq!(last, ScanRun::Recorded(ScanStatus::Failed));
     let file = client.get(&format!("/files/{id}")).await.expect(200).body;
     assert_eq!(file["scan_status"], "failed", "never pending forever");
@@ -230,7 +230,7 @@ async fn the_configured_scanner_finds_eicar_split_across_chunks() {
     use sha2::Digest;
     // The built-in scanner, or clamd when FLUIDCLOUD_TEST_CLAMD_ADDRESS names one.
     let app = TestApp::spawn_without_worker(|_| {}).await;
-    let scanner = &app.jobs.scanner;
+    let scanner = &app.services.scanner;
     let version = scanner.version().await.expect("the scanner answers");
     let mut payload = vec![b'a'; 100_000];
     payload.extend_from_slice(EICAR);

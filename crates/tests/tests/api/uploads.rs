@@ -20,7 +20,7 @@ fn bytes(len: usize, seed: u8) -> Vec<u8> {
 
 async fn stored_bytes(app: &TestApp, key: &str) -> Vec<u8> {
     let object = app
-        .jobs
+        .services
         .objects
         .get(key, None)
         .await
@@ -204,7 +204,7 @@ async fn a_wrong_sized_object_fails_complete_and_leaves_nothing() {
         reply.text
     );
     assert_eq!(
-        app.jobs
+        app.services
             .objects
             .head(ticket["key"].as_str().unwrap())
             .await
@@ -376,7 +376,7 @@ async fn expired_uploads_release_their_reservation_and_bytes() {
     let body = ApiClient::completion(&ticket, space, "x", "text/plain", b"0123456789");
     client.post("/uploads/complete", &body).await.expect(404);
     let key = ticket["key"].as_str().unwrap().to_owned();
-    while app.jobs.objects.head(&key).await.unwrap().is_some() {
+    while app.services.objects.head(&key).await.unwrap().is_some() {
         assert!(
             std::time::Instant::now() < deadline,
             "the expired upload's object was never deleted"
@@ -444,7 +444,7 @@ async fn a_tampered_ticket_url_is_refused_by_the_store() {
         403
     );
     assert_eq!(
-        app.jobs
+        app.services
             .objects
             .head(ticket["key"].as_str().unwrap())
             .await

@@ -10,7 +10,7 @@ use fluidcloud_storage::StorageError;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::JobContext;
+use crate::ServiceContext;
 
 /// How a scan attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +37,7 @@ enum Mode {
 /// Scans a pending file. On the last attempt a scan that still cannot finish (the
 /// store unreadable, the bytes short) fails the file: it never stays pending forever.
 pub async fn scan_file(
-    context: &JobContext,
+    context: &ServiceContext,
     file_id: Uuid,
     last_attempt: bool,
 ) -> anyhow::Result<ScanRun> {
@@ -62,11 +62,11 @@ pub async fn scan_file(
 }
 
 /// Scans a judged (clean or failed) file again.
-pub async fn rescan_file(context: &JobContext, file_id: Uuid) -> anyhow::Result<ScanRun> {
+pub async fn rescan_file(context: &ServiceContext, file_id: Uuid) -> anyhow::Result<ScanRun> {
     scan(context, file_id, Mode::Rescan).await
 }
 
-async fn scan(context: &JobContext, file_id: Uuid, mode: Mode) -> anyhow::Result<ScanRun> {
+async fn scan(context: &ServiceContext, file_id: Uuid, mode: Mode) -> anyhow::Result<ScanRun> {
     let Some(target) = context.store.scan_target(file_id).await? else {
         return Ok(ScanRun::NotPending);
     };
@@ -89,10 +89,10 @@ async fn scan(context: &JobContext, file_id: Uuid, mode: Mode) -> anyhow::Result
         signature: Some(reason),
         object_etag: None,
     };
-    if u64::try_from(target.size).unwrap_or(u64::MAX) > context.scan.max_bytes {
+    if u64::try_from(target.size).unwrap_or(u64::MAX) > context.settings.scan.max_bytes {
         let reason = format!(
             "too large to scan ({} bytes; limit {})",
-            target.size, context.scan.max_bytes
+            target.size, context.settings.scan.max_bytes
         );
         return postpone_or_fail(context, &target, &scanner, ScanError::Failed(reason), mode).await;
     }
@@ -181,7 +181,7 @@ async fn scan(context: &JobContext, file_id: Uuid, mode: Mode) -> anyhow::Result
 }
 
 async fn record(
-    context: &JobContext,
+    context: &ServiceContext,
     target: &ScanTarget,
     outcome: &ScanOutcome,
 ) -> anyhow::Result<ScanRun> {
@@ -207,7 +207,7 @@ async fn record(
 /// scanner that answered without a verdict fails a first scan. A rescan keeps the
 /// standing verdict and tries again later either way.
 async fn postpone_or_fail(
-    context: &JobContext,
+    context: &ServiceContext,
     target: &ScanTarget,
     scanner: &str,
     err: ScanError,

@@ -1,4 +1,4 @@
-//! Operator tasks run from the CLI: reconciling the database with the bucket.
+//! `fluidcloud admin reconcile`: the database compared with the bucket.
 
 use std::collections::HashSet;
 
