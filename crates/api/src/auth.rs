@@ -166,6 +166,7 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Authorized<S> {
             .lookup(key.digest())
             .await?
             .ok_or(ApiError::Unauthorized(INVALID_KEY))?;
+        fluidcloud_http::request::record_tenant(auth.key.tenant_id);
         if !auth.plan.api_access {
             return Err(ApiError::FeatureNotInPlan);
         }

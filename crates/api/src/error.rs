@@ -51,9 +51,13 @@ pub enum ApiError {
     /// 429: a rate limit is exhausted; retry after this many seconds.
     #[error("{}", crate::ratelimit::TOO_MANY)]
     TooManyRequests { retry_after: i64 },
-    /// 503: a dependency is unreachable right now; retrying later may work.
-    #[error("{0}")]
-    Unavailable(&'static str),
+    /// 503: a dependency is unreachable right now; retrying later may work. The cause
+    /// is logged (once, with the response), never sent.
+    #[error("{detail}")]
+    Unavailable {
+        detail: &'static str,
+        cause: Option<String>,
+    },
     /// 500: a fault on our side. The cause is logged, never sent.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -73,7 +77,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -103,11 +107,37 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// A 503 whose cause is worth no log line (a probe, a full pool).
+    pub fn unavailable(detail: &'static str) -> Self {
+        ApiError::Unavailable {
+            detail,
+            cause: None,
+        }
+    }
+
+    /// A 503 caused by `cause`, which is logged with the response.
+    pub fn unavailable_because(detail: &'static str, cause: impl std::fmt::Display) -> Self {
+        ApiError::Unavailable {
+            detail,
+            cause: Some(cause.to_string()),
+        }
+    }
+}
+
+// Failures are logged here, once, inside the request's span: the `From` impls below
+// only translate.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self {
             ApiError::Internal(err) => tracing::error!(error = ?err, "request failed"),
-            ApiError::Unavailable(what) => tracing::warn!(what, "dependency unavailable"),
+            ApiError::Unavailable { detail, cause } => {
+                tracing::warn!(
+                    detail,
+                    cause = cause.as_deref().unwrap_or(""),
+                    "dependency unavailable"
+                );
+            }
             _ => {}
         }
         let mut response = self.status().into_response();
@@ -128,10 +158,10 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(message) => ApiError::BadRequest(message),
             StoreError::Conflict(message) => ApiError::Conflict(message),
             StoreError::QuotaExceeded(exceeded) => ApiError::QuotaExceeded(exceeded),
-            StoreError::Unavailable(source) => {
-                tracing::warn!(error = %source, "metadata database unavailable");
-                ApiError::Unavailable("metadata database unavailable; retry shortly")
-            }
+            StoreError::Unavailable(source) => ApiError::unavailable_because(
+                "metadata database unavailable; retry shortly",
+                source,
+            ),
             other => ApiError::Internal(other.into()),
         }
     }
@@ -154,7 +184,7 @@ impl From<fluidcloud_services::uploads::UploadError> for ApiError {
             UploadError::TooLarge(message) => ApiError::PayloadTooLarge(message),
             UploadError::QuotaExceeded(exceeded) => ApiError::QuotaExceeded(exceeded),
             UploadError::Busy => {
-                ApiError::Unavailable("too many imports in progress; retry shortly")
+                ApiError::unavailable("too many imports in progress; retry shortly")
             }
             UploadError::Store(err) => err.into(),
             UploadError::Objects(err) => err.into(),
@@ -165,8 +195,7 @@ impl From<fluidcloud_services::uploads::UploadError> for ApiError {
 
 impl From<fluidcloud_storage::StorageError> for ApiError {
     fn from(err: fluidcloud_storage::StorageError) -> Self {
-        tracing::warn!(error = %err, "object store request failed");
-        ApiError::Unavailable("object store unavailable; retry shortly")
+        ApiError::unavailable_because("object store unavailable; retry shortly", err)
     }
 }
 

@@ -66,7 +66,20 @@ impl AppState {
             settings.auth.cache_max_entries,
         );
         tokio::spawn(Arc::clone(&keys).follow_changes());
+        let counted = Arc::clone(&keys);
         let services = ServiceContext::from_settings(store, Arc::clone(&settings))?;
+        services.metrics.counter_fn(
+            "fluidcloud_key_cache_hits",
+            "API-key lookups answered from the cache",
+            move || counted.hits_and_misses().0,
+        );
+        let counted = Arc::clone(&keys);
+        services.metrics.counter_fn(
+            "fluidcloud_key_cache_misses",
+            "API-key lookups that went to the database",
+            move || counted.hits_and_misses().1,
+        );
+        fluidcloud_services::sample_queue_depth(&services);
         let signer = Signer::new(&settings.signing)?;
         let importer = Importer::new(&settings.import)?;
         let limiter = ratelimit::RateLimiter::new(&services.store, &settings.rate_limits);
@@ -104,8 +117,11 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(routes::health::router())
         .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            routes::health::track,
+            fluidcloud_http::observe::RequestMetrics {
+                service: "api",
+                metrics: state.metrics.clone(),
+            },
+            fluidcloud_http::observe::track,
         ))
         .fallback(routes::not_found)
         .with_state(state)

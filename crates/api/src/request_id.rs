@@ -1,5 +1,9 @@
-//! The outermost middleware: gives every request an id, renders the error envelope,
-//! and logs one line per request.
+//! The outermost middleware: gives every request an id and a tracing span, renders the
+//! error envelope, and logs one line per request.
+//!
+//! The span (`request`: request id, method, then the matched route, the tenant once
+//! the key is known, the status and latency) wraps everything the request runs, so
+//! every log line written on its behalf carries those fields.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -10,12 +14,12 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::json;
+use tracing::Instrument;
 
 use crate::error::{ErrorDetail, detail_for_status};
 use crate::ratelimit::Verdict;
 
-/// The header carrying the request id, both ways.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub use fluidcloud_http::request::REQUEST_ID_HEADER;
 
 /// The request id, available to handlers as an extension.
 #[derive(Debug, Clone)]
@@ -25,30 +29,18 @@ pub struct RequestId(pub String);
 #[derive(Debug, Clone, Default)]
 pub struct RateSlot(pub Arc<OnceLock<Verdict>>);
 
-/// An incoming id is echoed only when it is short and plain, so it cannot inject
-/// anything into logs or headers.
-fn acceptable(id: &str) -> bool {
-    (1..=128).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
-}
-
 pub async fn request_context(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let id = request
-        .headers()
-        .get(REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| acceptable(v))
+    let id = fluidcloud_http::request::presented_id(request.headers())
         .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_owned);
     request.extensions_mut().insert(RequestId(id.clone()));
     let rate = RateSlot::default();
     request.extensions_mut().insert(rate.clone());
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    let span = fluidcloud_http::request::request_span(&id, &method);
 
-    let mut response = next.run(request).await;
+    let mut response = next.run(request).instrument(span.clone()).await;
 
     let status = response.status();
     if status.is_client_error() || status.is_server_error() {
@@ -73,21 +65,7 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
         headers.insert("x-ratelimit-remaining", verdict.remaining.into());
         headers.insert("x-ratelimit-reset", verdict.reset_secs.into());
     }
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    tracing::info!(request_id = %id, %method, path, status = status.as_u16(), latency_ms, "request");
+    fluidcloud_http::request::finish(&span, status.as_u16(), started);
+    span.in_scope(|| tracing::info!(path, "request"));
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::acceptable;
-
-    #[test]
-    fn only_plain_ids_are_echoed() {
-        assert!(acceptable("abc-123_x.y:z"));
-        assert!(!acceptable(""));
-        assert!(!acceptable("a b"));
-        assert!(!acceptable("a\nb"));
-        assert!(!acceptable(&"a".repeat(129)));
-    }
 }

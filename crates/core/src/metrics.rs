@@ -1,97 +1,78 @@
-//! A small Prometheus registry: labelled counters and latency histograms kept in
-//! atomics, rendered in the text exposition format at `/metrics`.
+//! Prometheus metrics on `prometheus-client`: the families every service shares, typed
+//! (counters count, histograms time), rendered in the OpenMetrics text format.
 //!
-//! Series are created on first use and never removed; labels must therefore come from
-//! small fixed sets (route templates, status codes, verdicts), never from ids.
+//! Every label comes from a small fixed set — route templates, methods, status codes,
+//! verdicts, job kinds — never from ids, so the number of series stays bounded. Values
+//! that other parts of the process already count (cache hits) are read at scrape
+//! time through [`Metrics::counter_fn`]; nothing a scrape reads costs a query.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, RwLock};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// The content type of [`Metrics::render`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Upper bounds (seconds) of the latency histogram buckets.
 const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
-type Labels = Vec<(&'static str, String)>;
-
-struct Histogram {
-    buckets: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    /// Sum in microseconds, to stay in integers.
-    sum_micros: AtomicU64,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    service: &'static str,
+    route: &'static str,
+    method: &'static str,
+    status: u16,
 }
 
-impl Histogram {
-    fn record(&self, seconds: f64) {
-        for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
-            if seconds <= bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        let micros = (seconds * 1e6).max(0.0) as u64;
-        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
-    }
-
-    fn render(&self, out: &mut String, name: &str, labels: &Labels) {
-        for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
-            let le = bound.to_string();
-            let _ = writeln!(
-                out,
-                "{name}_bucket{} {}",
-                format_labels(labels, Some(&le)),
-                bucket.load(Ordering::Relaxed)
-            );
-        }
-        let count = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "{name}_bucket{} {count}",
-            format_labels(labels, Some("+Inf"))
-        );
-        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "{name}_sum{} {sum}", format_labels(labels, None));
-        let _ = writeln!(out, "{name}_count{} {count}", format_labels(labels, None));
-    }
-
-    fn new() -> Self {
-        Histogram {
-            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
-            count: AtomicU64::new(0),
-            sum_micros: AtomicU64::new(0),
-        }
-    }
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VerdictLabels {
+    verdict: &'static str,
 }
 
-/// One HTTP series: the request counter and latency histogram of a (service, route,
-/// method, status). Kept apart from the generic families so the per-request path is a
-/// hash and two atomic adds, with no allocation.
-struct HttpSeries {
-    labels: Labels,
-    count: AtomicU64,
-    latency: Histogram,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    kind: &'static str,
+    outcome: &'static str,
 }
 
-#[derive(Default)]
-struct Families {
-    counters: BTreeMap<(&'static str, Labels), Arc<AtomicU64>>,
-    histograms: BTreeMap<(&'static str, Labels), Arc<Histogram>>,
-    help: BTreeMap<&'static str, &'static str>,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModeLabels {
+    mode: &'static str,
 }
 
-#[derive(Default)]
-struct HttpFamilies {
-    series: std::collections::HashMap<u64, Arc<HttpSeries>>,
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
+}
+
+type LatencyFamily = Family<HttpLabels, Histogram, fn() -> Histogram>;
+
+struct Inner {
+    registry: Mutex<Registry>,
+    http_requests: Family<HttpLabels, Counter>,
+    http_latency: LatencyFamily,
+    scans: Family<VerdictLabels, Counter>,
+    jobs: Family<JobLabels, Counter>,
+    uploads_initiated: Family<ModeLabels, Counter>,
+    uploads_completed: Counter,
+    imports: Counter,
+    queue_depth: Gauge,
+    /// Route templates seen so far, kept for the life of the process so labels borrow
+    /// them without an allocation per request (routes are a small fixed set).
+    routes: RwLock<HashSet<&'static str>>,
 }
 
 /// The metrics of one process. Cheap to clone; clones share the series.
-#[derive(Clone, Default)]
-pub struct Metrics {
-    families: Arc<RwLock<Families>>,
-    http: Arc<RwLock<HttpFamilies>>,
-}
+#[derive(Clone)]
+pub struct Metrics(Arc<Inner>);
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -99,198 +80,207 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
-fn labels(pairs: &[(&'static str, &str)]) -> Labels {
-    pairs.iter().map(|(k, v)| (*k, (*v).to_owned())).collect()
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        registry.register(
+            "fluidcloud_http_requests",
+            "HTTP requests answered, by service, route, method and status",
+            http_requests.clone(),
+        );
+        let http_latency: LatencyFamily = Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "fluidcloud_http_request_duration_seconds",
+            "HTTP request latency, by service, route, method and status",
+            http_latency.clone(),
+        );
+        let scans = Family::<VerdictLabels, Counter>::default();
+        registry.register(
+            "fluidcloud_scans",
+            "Scan verdicts recorded, by verdict",
+            scans.clone(),
+        );
+        let jobs = Family::<JobLabels, Counter>::default();
+        registry.register(
+            "fluidcloud_jobs",
+            "Jobs run, by kind and outcome",
+            jobs.clone(),
+        );
+        let uploads_initiated = Family::<ModeLabels, Counter>::default();
+        registry.register(
+            "fluidcloud_uploads_initiated",
+            "Upload tickets handed out, by mode",
+            uploads_initiated.clone(),
+        );
+        let uploads_completed = Counter::default();
+        registry.register(
+            "fluidcloud_uploads_completed",
+            "Uploads turned into files",
+            uploads_completed.clone(),
+        );
+        let imports = Counter::default();
+        registry.register(
+            "fluidcloud_imports",
+            "Files imported from URLs",
+            imports.clone(),
+        );
+        let queue_depth = Gauge::default();
+        registry.register(
+            "fluidcloud_jobs_queue_depth",
+            "Jobs waiting or running, as last sampled (-1: unknown)",
+            queue_depth.clone(),
+        );
+        queue_depth.set(-1);
+        Metrics(Arc::new(Inner {
+            registry: Mutex::new(registry),
+            http_requests,
+            http_latency,
+            scans,
+            jobs,
+            uploads_initiated,
+            uploads_completed,
+            imports,
+            queue_depth,
+            routes: RwLock::default(),
+        }))
+    }
+}
+
+/// A standard method's name, or `other`: labels come from a fixed set.
+fn method_label(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    }
 }
 
 impl Metrics {
-    /// Adds `by` to a counter.
-    pub fn add(
-        &self,
-        name: &'static str,
-        help: &'static str,
-        pairs: &[(&'static str, &str)],
-        by: u64,
-    ) {
-        let key = (name, labels(pairs));
-        if let Some(counter) = self
-            .families
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .counters
-            .get(&key)
-        {
-            counter.fetch_add(by, Ordering::Relaxed);
-            return;
+    fn route(&self, route: &str) -> &'static str {
+        let routes = &self.0.routes;
+        if let Some(known) = routes.read().unwrap_or_else(|e| e.into_inner()).get(route) {
+            return known;
         }
-        let mut families = self.families.write().unwrap_or_else(|e| e.into_inner());
-        families.help.insert(name, help);
-        families
-            .counters
-            .entry(key)
-            .or_default()
-            .fetch_add(by, Ordering::Relaxed);
-    }
-
-    /// Counts one event.
-    pub fn inc(&self, name: &'static str, help: &'static str, pairs: &[(&'static str, &str)]) {
-        self.add(name, help, pairs, 1);
-    }
-
-    /// Records a duration in seconds.
-    pub fn observe(
-        &self,
-        name: &'static str,
-        help: &'static str,
-        pairs: &[(&'static str, &str)],
-        seconds: f64,
-    ) {
-        let key = (name, labels(pairs));
-        let existing = self
-            .families
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .histograms
-            .get(&key)
-            .cloned();
-        let histogram = existing.unwrap_or_else(|| {
-            let mut families = self.families.write().unwrap_or_else(|e| e.into_inner());
-            families.help.insert(name, help);
-            Arc::clone(
-                families
-                    .histograms
-                    .entry(key)
-                    .or_insert_with(|| Arc::new(Histogram::new())),
-            )
-        });
-        histogram.record(seconds);
+        let mut routes = routes.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(known) = routes.get(route) {
+            return known;
+        }
+        // Leaked once per distinct template; callers pass route templates only.
+        let interned: &'static str = Box::leak(route.to_owned().into_boxed_str());
+        routes.insert(interned);
+        interned
     }
 
     /// Records one HTTP request of `service` (route templates only, never raw paths).
-    pub fn http(&self, service: &str, route: &str, method: &str, status: u16, seconds: f64) {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::hash::DefaultHasher::new();
-        (service, route, method, status).hash(&mut hasher);
-        let key = hasher.finish();
-        let existing = self
-            .http
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .series
-            .get(&key)
-            .cloned();
-        let series = existing.unwrap_or_else(|| {
-            let status = status.to_string();
-            let labels = labels(&[
-                ("service", service),
-                ("route", route),
-                ("method", method),
-                ("status", &status),
-            ]);
-            let mut http = self.http.write().unwrap_or_else(|e| e.into_inner());
-            let series = http.series.entry(key).or_insert_with(|| {
-                Arc::new(HttpSeries {
-                    labels,
-                    count: AtomicU64::new(0),
-                    latency: Histogram::new(),
-                })
-            });
-            Arc::clone(series)
-        });
-        series.count.fetch_add(1, Ordering::Relaxed);
-        series.latency.record(seconds);
+    pub fn http(
+        &self,
+        service: &'static str,
+        route: &str,
+        method: &str,
+        status: u16,
+        seconds: f64,
+    ) {
+        let labels = HttpLabels {
+            service,
+            route: self.route(route),
+            method: method_label(method),
+            status,
+        };
+        self.0.http_requests.get_or_create(&labels).inc();
+        self.0.http_latency.get_or_create(&labels).observe(seconds);
     }
 
-    /// The exposition text, with `gauges` (name, help, value) computed by the caller
-    /// appended.
-    pub fn render(&self, gauges: &[(&str, &str, f64)]) -> String {
-        let families = self.families.read().unwrap_or_else(|e| e.into_inner());
+    /// Counts one recorded scan verdict.
+    pub fn scan_recorded(&self, verdict: &'static str) {
+        self.0.scans.get_or_create(&VerdictLabels { verdict }).inc();
+    }
+
+    /// Counts one job run to its end (`done` or `failed`).
+    pub fn job_ran(&self, kind: &'static str, outcome: &'static str) {
+        self.0
+            .jobs
+            .get_or_create(&JobLabels { kind, outcome })
+            .inc();
+    }
+
+    /// Counts one upload ticket handed out.
+    pub fn upload_initiated(&self, mode: &'static str) {
+        self.0
+            .uploads_initiated
+            .get_or_create(&ModeLabels { mode })
+            .inc();
+    }
+
+    /// Counts one upload turned into a file.
+    pub fn upload_completed(&self) {
+        self.0.uploads_completed.inc();
+    }
+
+    /// Counts one file imported from a URL.
+    pub fn imported(&self) {
+        self.0.imports.inc();
+    }
+
+    /// Sets the sampled depth of the job queue (`-1`: unknown).
+    pub fn set_queue_depth(&self, depth: i64) {
+        self.0.queue_depth.set(depth);
+    }
+
+    /// Registers a counter whose value `read` gives at scrape time, for totals kept
+    /// elsewhere in the process (cache hits and misses). `name` without `_total`.
+    pub fn counter_fn(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        read: impl Fn() -> u64 + Send + Sync + 'static,
+    ) {
+        self.0
+            .registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .register_collector(Box::new(ScrapeCounter {
+                name,
+                help,
+                read: Box::new(read),
+            }));
+    }
+
+    /// The OpenMetrics exposition text (serve it as [`CONTENT_TYPE`]).
+    pub fn render(&self) -> String {
         let mut out = String::new();
-        let mut last = "";
-        for ((name, labels), value) in &families.counters {
-            if *name != last {
-                let _ = writeln!(
-                    out,
-                    "# HELP {name} {}\n# TYPE {name} counter",
-                    families.help[name]
-                );
-                last = name;
-            }
-            let _ = writeln!(
-                out,
-                "{name}{} {}",
-                format_labels(labels, None),
-                value.load(Ordering::Relaxed)
-            );
-        }
-        for ((name, labels), histogram) in &families.histograms {
-            if *name != last {
-                let _ = writeln!(
-                    out,
-                    "# HELP {name} {}\n# TYPE {name} histogram",
-                    families.help[name]
-                );
-                last = name;
-            }
-            histogram.render(&mut out, name, labels);
-        }
-        let http = self.http.read().unwrap_or_else(|e| e.into_inner());
-        let mut series: Vec<&Arc<HttpSeries>> = http.series.values().collect();
-        series.sort_by(|a, b| a.labels.cmp(&b.labels));
-        if !series.is_empty() {
-            let name = "fluidcloud_http_requests_total";
-            let _ = writeln!(
-                out,
-                "# HELP {name} HTTP requests answered, by service, route, method and status."
-            );
-            let _ = writeln!(out, "# TYPE {name} counter");
-            for one in &series {
-                let _ = writeln!(
-                    out,
-                    "{name}{} {}",
-                    format_labels(&one.labels, None),
-                    one.count.load(Ordering::Relaxed)
-                );
-            }
-            let name = "fluidcloud_http_request_duration_seconds";
-            let _ = writeln!(
-                out,
-                "# HELP {name} HTTP request latency, by service, route, method and status."
-            );
-            let _ = writeln!(out, "# TYPE {name} histogram");
-            for one in &series {
-                one.latency.render(&mut out, name, &one.labels);
-            }
-        }
-        for (name, help, value) in gauges {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
-            );
-        }
+        let registry = self.0.registry.lock().unwrap_or_else(|e| e.into_inner());
+        prometheus_client::encoding::text::encode(&mut out, &registry)
+            .expect("writing to a String cannot fail");
         out
     }
 }
 
-fn format_labels(labels: &Labels, le: Option<&str>) -> String {
-    if labels.is_empty() && le.is_none() {
-        return String::new();
+/// A counter read from elsewhere at scrape time.
+struct ScrapeCounter {
+    name: &'static str,
+    help: &'static str,
+    read: Box<dyn Fn() -> u64 + Send + Sync>,
+}
+
+impl std::fmt::Debug for ScrapeCounter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
     }
-    let mut parts: Vec<String> = labels
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{k}=\"{}\"",
-                v.replace('\\', "\\\\")
-                    .replace('"', "\\\"")
-                    .replace('\n', "\\n")
-            )
-        })
-        .collect();
-    if let Some(le) = le {
-        parts.push(format!("le=\"{le}\""));
+}
+
+impl Collector for ScrapeCounter {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let counter = ConstCounter::new((self.read)());
+        let metric =
+            encoder.encode_descriptor(self.name, self.help, None, counter.metric_type())?;
+        counter.encode(metric)
     }
-    format!("{{{}}}", parts.join(","))
 }
 
 #[cfg(test)]
@@ -298,23 +288,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renders_counters_histograms_and_gauges() {
+    fn renders_counters_histograms_gauges_and_scrape_time_counters() {
         let metrics = Metrics::default();
-        metrics.inc(
-            "requests_total",
-            "Requests.",
-            &[("route", "/a"), ("status", "200")],
-        );
-        metrics.inc(
-            "requests_total",
-            "Requests.",
-            &[("route", "/a"), ("status", "200")],
-        );
-        metrics.observe("latency_seconds", "Latency.", &[("route", "/a")], 0.003);
         metrics.http("api", "/api/v1/me", "GET", 200, 0.002);
         metrics.http("api", "/api/v1/me", "GET", 200, 0.02);
         metrics.http("api", "/api/v1/me", "GET", 401, 0.001);
-        let text = metrics.render(&[("queue_depth", "Jobs waiting.", 4.0)]);
+        metrics.http("api", "/api/v1/me", "BREW", 405, 0.001);
+        metrics.scan_recorded("clean");
+        metrics.job_ran("scan", "done");
+        metrics.upload_completed();
+        metrics.set_queue_depth(4);
+        let hits = Arc::new(std::sync::atomic::AtomicU64::new(7));
+        let read = Arc::clone(&hits);
+        metrics.counter_fn(
+            "fluidcloud_key_cache_hits",
+            "Key lookups answered from memory",
+            move || read.load(std::sync::atomic::Ordering::Relaxed),
+        );
+        let text = metrics.render();
         let me = "service=\"api\",route=\"/api/v1/me\",method=\"GET\"";
         assert!(
             text.contains(&format!(
@@ -325,18 +316,37 @@ mod tests {
         assert!(text.contains(&format!(
             "fluidcloud_http_requests_total{{{me},status=\"401\"}} 1\n"
         )));
-        assert!(text.contains(&format!("fluidcloud_http_request_duration_seconds_bucket{{{me},status=\"200\",le=\"0.0025\"}} 1\n")), "{text}");
-        assert_eq!(
-            text.matches("# TYPE fluidcloud_http_requests_total counter")
-                .count(),
-            1
+        assert!(
+            text.contains("method=\"other\",status=\"405\"} 1\n"),
+            "{text}"
         );
-        assert!(text.contains("# TYPE requests_total counter\n"));
-        assert!(text.contains("requests_total{route=\"/a\",status=\"200\"} 2\n"));
-        assert!(text.contains("latency_seconds_bucket{route=\"/a\",le=\"0.0025\"} 0\n"));
-        assert!(text.contains("latency_seconds_bucket{route=\"/a\",le=\"0.005\"} 1\n"));
-        assert!(text.contains("latency_seconds_bucket{route=\"/a\",le=\"+Inf\"} 1\n"));
-        assert!(text.contains("latency_seconds_count{route=\"/a\"} 1\n"));
-        assert!(text.contains("queue_depth 4\n"));
+        assert!(
+            text.contains(&format!(
+                "fluidcloud_http_request_duration_seconds_bucket{{le=\"0.0025\",{me},status=\"200\"}} 1\n"
+            )) || text.contains(&format!(
+                "fluidcloud_http_request_duration_seconds_bucket{{{me},status=\"200\",le=\"0.0025\"}} 1\n"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE fluidcloud_http_requests counter\n"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE fluidcloud_http_request_duration_seconds histogram\n"));
+        assert!(text.contains("fluidcloud_scans_total{verdict=\"clean\"} 1\n"));
+        assert!(text.contains("fluidcloud_jobs_total{kind=\"scan\",outcome=\"done\"} 1\n"));
+        assert!(text.contains("fluidcloud_uploads_completed_total 1\n"));
+        assert!(text.contains("fluidcloud_jobs_queue_depth 4\n"));
+        assert!(
+            text.contains("fluidcloud_key_cache_hits_total 7\n"),
+            "{text}"
+        );
+        hits.store(9, std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            metrics
+                .render()
+                .contains("fluidcloud_key_cache_hits_total 9\n")
+        );
+        assert!(text.ends_with("# EOF\n"));
     }
 }

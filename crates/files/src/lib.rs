@@ -96,6 +96,7 @@ impl FilesState {
             objects,
             store,
         };
+        state.count_cache_use();
         tokio::spawn(state.clone().follow_changes());
         tokio::spawn(
             Arc::clone(&state.downloads).flush_every(state.store.clone(), Duration::from_secs(1)),
@@ -123,6 +124,35 @@ impl FilesState {
                 Err(RecvError::Closed) => return,
             }
         }
+    }
+
+    /// Exposes the caches' hits and misses as counters read at scrape time.
+    fn count_cache_use(&self) {
+        let metrics = &self.metrics;
+        let shares = Arc::clone(&self.shares);
+        metrics.counter_fn(
+            "fluidcloud_link_cache_hits",
+            "Link lookups answered from memory",
+            move || shares.hits_and_misses().0,
+        );
+        let shares = Arc::clone(&self.shares);
+        metrics.counter_fn(
+            "fluidcloud_link_cache_misses",
+            "Link lookups that went to the database",
+            move || shares.hits_and_misses().1,
+        );
+        let blobs = Arc::clone(&self.blobs);
+        metrics.counter_fn(
+            "fluidcloud_object_cache_hits",
+            "Small objects served from memory",
+            move || blobs.hits_and_misses().0,
+        );
+        let blobs = Arc::clone(&self.blobs);
+        metrics.counter_fn(
+            "fluidcloud_object_cache_misses",
+            "Small objects fetched from the store",
+            move || blobs.hits_and_misses().1,
+        );
     }
 
     /// Writes pending download counts; call before the process exits.
@@ -158,9 +188,13 @@ pub fn router(state: FilesState) -> Router {
         .route("/metrics", get(serve::metrics))
         .merge(links)
         .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            serve::track,
+            fluidcloud_http::observe::RequestMetrics {
+                service: "files",
+                metrics: state.metrics.clone(),
+            },
+            fluidcloud_http::observe::track,
         ))
+        .layer(axum::middleware::from_fn(fluidcloud_http::observe::traced))
         .fallback(serve::not_found)
         .with_state(state)
 }

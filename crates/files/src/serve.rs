@@ -82,59 +82,9 @@ pub async fn limit_per_ip(
     next.run(request).await
 }
 
-/// Counts every routed request by its route template.
-pub async fn track(
-    State(state): State<FilesState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let started = std::time::Instant::now();
-    let route = request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .cloned();
-    let method = request.method().clone();
-    let response = next.run(request).await;
-    let seconds = started.elapsed().as_secs_f64();
-    state.metrics.http(
-        "files",
-        route
-            .as_ref()
-            .map_or("unmatched", axum::extract::MatchedPath::as_str),
-        method.as_str(),
-        response.status().as_u16(),
-        seconds,
-    );
-    response
-}
-
-/// Prometheus metrics of this process, with the cache hit ratios.
+/// Prometheus metrics of this process; the cache counters are read at scrape time.
 pub async fn metrics(State(state): State<FilesState>) -> Response {
-    let (link_hits, link_misses) = state.shares.hits_and_misses();
-    let (blob_hits, blob_misses) = state.blobs.hits_and_misses();
-    let text = state.metrics.render(&[
-        (
-            "fluidcloud_link_cache_hits",
-            "Link lookups answered from memory.",
-            link_hits as f64,
-        ),
-        (
-            "fluidcloud_link_cache_misses",
-            "Link lookups that went to the database.",
-            link_misses as f64,
-        ),
-        (
-            "fluidcloud_object_cache_hits",
-            "Small objects served from memory.",
-            blob_hits as f64,
-        ),
-        (
-            "fluidcloud_object_cache_misses",
-            "Small objects fetched from the store.",
-            blob_misses as f64,
-        ),
-    ]);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+    fluidcloud_http::observe::metrics_response(&state.metrics)
 }
 
 pub async fn not_found() -> Response {
@@ -179,19 +129,9 @@ pub async fn healthz() -> Response {
 
 /// Ready when the metadata database and the object store both answer.
 pub async fn readyz(State(state): State<FilesState>) -> Response {
-    if state.store.ping().await.is_err() {
-        return plain(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "metadata database unreachable\n",
-        );
-    }
-    if state.objects.ping().await.is_err() {
-        return plain(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "object store unreachable\n",
-        );
-    }
-    plain(StatusCode::OK, "ready\n")
+    fluidcloud_http::ready::check(&state.store, &state.objects, None)
+        .await
+        .into_response()
 }
 
 /// What a response serves: where the bytes are and the headers that never change

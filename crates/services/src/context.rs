@@ -54,3 +54,22 @@ pub fn scanner(settings: &ScanSettings) -> anyhow::Result<Scanner> {
         ),
     })
 }
+
+/// How often the job queue's depth is sampled for the `fluidcloud_jobs_queue_depth`
+/// gauge, so a `/metrics` scrape itself costs no query.
+const QUEUE_DEPTH_EVERY: Duration = Duration::from_secs(10);
+
+/// Samples the job queue's depth into the metrics in the background (`-1` while the
+/// database does not answer). Runs until the process exits.
+pub fn sample_queue_depth(context: &ServiceContext) {
+    let (store, metrics) = (context.store.clone(), context.metrics.clone());
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(QUEUE_DEPTH_EVERY);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let depth = store.queue_depth().await.map_or(-1, |depth| depth);
+            metrics.set_queue_depth(depth);
+        }
+    });
+}

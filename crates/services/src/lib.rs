@@ -13,4 +13,4 @@ pub mod reconcile;
 pub mod scan;
 pub mod uploads;
 
-pub use context::{ServiceContext, scanner};
+pub use context::{ServiceContext, sample_queue_depth, scanner};

@@ -190,11 +190,7 @@ async fn record(
         .record_scan(target.id, target.scan_status, outcome)
         .await?
     {
-        context.metrics.inc(
-            "fluidcloud_scans_total",
-            "Scan verdicts recorded, by verdict.",
-            &[("verdict", outcome.scan_status.as_str())],
-        );
+        context.metrics.scan_recorded(outcome.scan_status.as_str());
         tracing::info!(file_id = %target.id, scan_status = outcome.scan_status.as_str(), scanner = outcome.scanner,
             signature = outcome.signature.as_deref().unwrap_or(""), "scan verdict recorded");
         Ok(ScanRun::Recorded(outcome.scan_status))

@@ -36,6 +36,24 @@ pub struct TestApp {
     pub http: reqwest::Client,
 }
 
+/// With `TEST_LOG=1` (any value but `0`), the services' logs are shown in readable form
+/// with each test's output (`cargo test -- --nocapture` to see passing tests' too).
+/// Filtered by `RUST_LOG` when set, else `info`.
+pub fn init_test_logging() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    if std::env::var("TEST_LOG").is_ok_and(|v| !v.is_empty() && v != "0") {
+        ONCE.call_once(|| {
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+            // Another subscriber may already be installed (a test of its own): keep it.
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
+        });
+    }
+}
+
 /// The built-in settings pointed at a test database and object store, with the
 /// scanner the environment names.
 pub fn test_settings(database_url: &str, objects: &TestObjects) -> Settings {
@@ -94,6 +112,7 @@ impl TestApp {
 
     /// Spawns the API only: jobs wait until [`TestApp::start_worker`].
     pub async fn spawn_without_worker(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        init_test_logging();
         let db = TestDb::new().await;
         let objects = TestObjects::new().await;
         let mut settings = test_settings(&db.url, &objects);

@@ -16,6 +16,7 @@ use fluidcloud_db::Store;
 use fluidcloud_db::jobs::Job;
 use fluidcloud_services::ServiceContext;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 /// Runs jobs until `shutdown` completes, then waits up to `grace` for the jobs in hand.
 pub async fn run(
@@ -79,34 +80,49 @@ pub async fn run(
     tracing::info!("worker stopped");
 }
 
-/// Runs one job, renewing its lease meanwhile, and records how it went.
+/// Runs one job inside its own span (job id, kind, attempt), so every line logged on
+/// its behalf — by the job, its heartbeat, the scan pipeline — carries them.
 async fn execute(context: &ServiceContext, job: Job, lease: Duration, limit: Duration) {
+    let span = tracing::info_span!(
+        "job",
+        job_id = job.id,
+        kind = job.kind.as_ref().map_or("unknown", |kind| kind.name()),
+        attempt = job.attempts,
+    );
+    run_job(context, job, lease, limit).instrument(span).await;
+}
+
+/// Runs one job, renewing its lease meanwhile, and records how it went.
+async fn run_job(context: &ServiceContext, job: Job, lease: Duration, limit: Duration) {
     let store = context.store.clone();
-    let job_id = job.id;
     let claim = job.clone();
-    let heartbeat = tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(lease / 3).await;
-            match store.extend_lease(&claim, lease).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    // Jobs are idempotent, so finishing is harmless; the other claim
-                    // records the outcome.
-                    tracing::warn!(job_id, "lost the job's lease to another claim");
-                    return;
+    let heartbeat = tokio::spawn(
+        async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                match store.extend_lease(&claim, lease).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        // Jobs are idempotent, so finishing is harmless; the other claim
+                        // records the outcome.
+                        tracing::warn!("lost the job's lease to another claim");
+                        return;
+                    }
+                    Err(err) => tracing::warn!(error = %err, "cannot renew job lease"),
                 }
-                Err(err) => tracing::warn!(job_id, error = %err, "cannot renew job lease"),
             }
         }
-    });
+        .in_current_span(),
+    );
     let name = job.kind.as_ref().map_or("unknown", |kind| kind.name());
     let result = match &job.kind {
         // Its own task, so a panic is a failure like any other: recorded, retried,
         // eventually dead — and the heartbeat below stops either way.
         Ok(kind) => {
             let (context, kind, attempts) = (context.clone(), kind.clone(), job.attempts);
-            let mut running =
-                tokio::spawn(async move { jobs::run(&context, &kind, attempts).await });
+            let mut running = tokio::spawn(
+                async move { jobs::run(&context, &kind, attempts).await }.in_current_span(),
+            );
             match tokio::time::timeout(limit, &mut running).await {
                 Ok(done) => {
                     done.unwrap_or_else(|join| Err(anyhow::anyhow!("the job panicked: {join}")))
@@ -124,69 +140,46 @@ async fn execute(context: &ServiceContext, job: Job, lease: Duration, limit: Dur
     };
     heartbeat.abort();
     let outcome = if result.is_ok() { "done" } else { "failed" };
-    context.metrics.inc(
-        "fluidcloud_jobs_total",
-        "Jobs run, by kind and outcome.",
-        &[("kind", name), ("outcome", outcome)],
-    );
+    context.metrics.job_ran(name, outcome);
     match result {
         Ok(()) => {
-            tracing::debug!(job_id, kind = name, "job done");
+            tracing::debug!("job done");
             if let Err(err) = context.store.finish_job(&job).await {
-                tracing::warn!(job_id, error = %err, "cannot remove finished job; it will run again");
+                tracing::warn!(error = %err, "cannot remove finished job; it will run again");
             }
         }
         Err(err) => {
             let message = format!("{err:#}");
             match context.store.fail_job(&job, &message).await {
                 Ok(true) => {
-                    tracing::warn!(job_id, kind = name, attempts = job.attempts, error = %message, "job failed; will retry")
+                    tracing::warn!(error = %message, "job failed; will retry")
                 }
                 Ok(false) => {
-                    tracing::error!(job_id, kind = name, attempts = job.attempts, error = %message, "job failed for good")
+                    tracing::error!(error = %message, "job failed for good")
                 }
                 Err(store_err) => {
-                    tracing::warn!(job_id, error = %store_err, "cannot record job failure")
+                    tracing::warn!(error = %store_err, "cannot record job failure")
                 }
             }
         }
     }
 }
 
-/// `/healthz`, `/readyz` and `/metrics` of a worker process.
+/// `/healthz`, `/readyz` and `/metrics` of a worker process. Starts sampling the job
+/// queue's depth for the metrics.
 pub fn health_router(context: ServiceContext) -> axum::Router {
-    use axum::http::StatusCode;
+    use axum::extract::State;
     use axum::routing::get;
-    async fn ready(
-        axum::extract::State(context): axum::extract::State<ServiceContext>,
-    ) -> (StatusCode, &'static str) {
-        if context.store.ping().await.is_err() {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "metadata database unreachable\n",
-            );
-        }
-        if context.objects.ping().await.is_err() {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "object store unreachable\n",
-            );
-        }
-        if context.scanner.ping().await.is_err() {
-            return (StatusCode::SERVICE_UNAVAILABLE, "scanner unreachable\n");
-        }
-        (StatusCode::OK, "ready\n")
+    async fn ready(State(context): State<ServiceContext>) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        fluidcloud_http::ready::check(&context.store, &context.objects, Some(&context.scanner))
+            .await
+            .into_response()
     }
-    async fn metrics(
-        axum::extract::State(context): axum::extract::State<ServiceContext>,
-    ) -> String {
-        let depth = context.store.queue_depth().await.map_or(-1.0, |d| d as f64);
-        context.metrics.render(&[(
-            "fluidcloud_jobs_queue_depth",
-            "Jobs waiting or running (-1: unknown).",
-            depth,
-        )])
+    async fn metrics(State(context): State<ServiceContext>) -> axum::response::Response {
+        fluidcloud_http::observe::metrics_response(&context.metrics)
     }
+    fluidcloud_services::sample_queue_depth(&context);
     axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))

@@ -133,11 +133,7 @@ pub async fn complete(
     };
     let file = match context.store.complete_upload(&upload, &completion).await? {
         Completed::Created(file) => {
-            context.metrics.inc(
-                "fluidcloud_uploads_completed_total",
-                "Uploads turned into files.",
-                &[],
-            );
+            context.metrics.upload_completed();
             file
         }
         Completed::NotOpen => {

@@ -151,9 +151,7 @@ pub async fn import_url(
                 chrono::TimeDelta::zero()
             },
     };
-    context
-        .metrics
-        .inc("fluidcloud_imports_total", "Files imported from URLs.", &[]);
+    context.metrics.imported();
     let Completed::Created(file) = store.complete_upload(&upload, &completion).await? else {
         return Err(UploadError::Conflict(
             "the import was interrupted; try again".into(),

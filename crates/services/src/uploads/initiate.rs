@@ -151,11 +151,7 @@ pub async fn initiate(
     .await
     {
         Ok(ticket) => {
-            context.metrics.inc(
-                "fluidcloud_uploads_initiated_total",
-                "Upload tickets handed out, by mode.",
-                &[("mode", ticket.mode.as_str())],
-            );
+            context.metrics.upload_initiated(ticket.mode.as_str());
             Ok(ticket)
         }
         Err(err) => {
