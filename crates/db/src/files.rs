@@ -7,9 +7,9 @@ use fluidcloud_core::time::now;
 use uuid::Uuid;
 
 use crate::backend::{Dialect, Store, page_bounds};
-use crate::changes::Change;
+use crate::changes::{Change, Publish};
 use crate::error::{StoreError, StoreResult};
-use crate::jobs::JobKind;
+use crate::jobs::{Enqueue, JobKind};
 
 pub(crate) const FILE_COLUMNS: &str = "id, tenant_id, space_id, folder_id, original_name, mime, size, sha256, \
      scan_status, status, source_app, client_key, created_by, deleted_at, created_at, updated_at, object_key, object_etag";

@@ -7,6 +7,7 @@ use fluidcloud_core::time::now;
 use uuid::Uuid;
 
 use crate::backend::{Dialect, Store, page_bounds};
+use crate::changes::Publish;
 use crate::error::{StoreError, StoreResult};
 
 const FOLDER_COLUMNS: &str =

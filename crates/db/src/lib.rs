@@ -1,12 +1,14 @@
 //! The metadata store: one set of domain operations over PostgreSQL and SQLite.
 //!
 //! Callers speak of tenants, keys, spaces and folders, never of SQL. Each operation is
-//! written once; [`with_pool!`] compiles its body against both backends, and the few
-//! places where the dialects differ (row locks, write transactions, the change feed)
-//! go through [`backend::Dialect`]. PostgreSQL keeps its native types (uuid,
+//! written once; `with_pool!` (see `macros`) compiles its body against both backends.
+//! Where the backends differ, one trait per concern has an implementation for each:
+//! `backend::Dialect` for SQL primitives (row locks, write transactions),
+//! `changes::Publish` for announcing a change, `jobs::Enqueue` for queueing work. PostgreSQL keeps its native types (uuid,
 //! timestamptz, LISTEN/NOTIFY); SQLite runs in WAL mode with 16-byte BLOB ids.
 
 #[macro_use]
+mod macros;
 mod backend;
 pub mod cache;
 pub mod changes;
