@@ -18,9 +18,6 @@ pub(crate) const FILE_COLUMNS: &str = "id, tenant_id, space_id, folder_id, origi
 const IN_LIVE_SPACE: &str =
     "EXISTS (SELECT 1 FROM spaces s WHERE s.id = files.space_id AND NOT s.deleting)";
 
-/// Objects deleted per `DeleteObjects` job.
-const DELETE_BATCH: usize = 500;
-
 /// Which files of a space to list.
 #[derive(Debug, Clone, Default)]
 pub struct FileFilter {
@@ -348,7 +345,7 @@ impl Store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            let counted = counts_toward_quota(&file);
+            let counted = counted_bytes(&file);
             release_used!(tx, tenant_id, counted);
             let delete = JobKind::DeleteObjects {
                 object_keys: vec![file.object_key.clone()],
@@ -387,7 +384,7 @@ impl Store {
             "tenant_id = $1 AND $2 IS NULL"
         };
         let trashed_files = format!(
-            "SELECT object_key, CASE WHEN scan_status = 'infected' THEN 0 ELSE size END FROM files \
+            "SELECT object_key, {COUNTED_BYTES} FROM files \
              WHERE {scope} AND deleted_at IS NOT NULL AND {IN_LIVE_SPACE}"
         );
         let delete_files = format!(
@@ -419,16 +416,7 @@ impl Store {
             let freed: i64 = files.iter().map(|(_, counted)| counted).sum();
             release_used!(tx, tenant_id, freed);
             let keys: Vec<String> = files.iter().map(|(key, _)| key.clone()).collect();
-            for batch in keys.chunks(DELETE_BATCH) {
-                Db::enqueue(
-                    &mut tx,
-                    &JobKind::DeleteObjects {
-                        object_keys: batch.to_vec(),
-                    },
-                    now(),
-                )
-                .await?;
-            }
+            Db::enqueue_deletes(&mut tx, &keys, now()).await?;
             tx.commit().await?;
             Ok::<_, StoreError>(TrashEmptied {
                 files: i64::try_from(files.len()).unwrap_or(i64::MAX),
@@ -484,10 +472,9 @@ impl Store {
             let Some(tenant_id) = tenant else {
                 return Ok(true);
             };
-            let files: Vec<(Uuid, String, i64)> = sqlx::query_as(
-                "SELECT id, object_key, CASE WHEN scan_status = 'infected' THEN 0 ELSE size END \
-                 FROM files WHERE space_id = $1 LIMIT $2",
-            )
+            let files: Vec<(Uuid, String, i64)> = sqlx::query_as(&format!(
+                "SELECT id, object_key, {COUNTED_BYTES} FROM files WHERE space_id = $1 LIMIT $2"
+            ))
             .bind(space_id)
             .bind(batch)
             .fetch_all(&mut *tx)
@@ -545,16 +532,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            for chunk in keys.chunks(DELETE_BATCH) {
-                Db::enqueue(
-                    &mut tx,
-                    &JobKind::DeleteObjects {
-                        object_keys: chunk.to_vec(),
-                    },
-                    now(),
-                )
-                .await?;
-            }
+            Db::enqueue_deletes(&mut tx, &keys, now()).await?;
             tx.commit().await?;
             Ok::<_, StoreError>(finished)
         })?;
@@ -629,9 +607,28 @@ impl Store {
     }
 }
 
-/// Bytes of a file that count toward the storage pool: all of them, unless its bytes
-/// were erased because it was infected.
-fn counts_toward_quota(file: &File) -> i64 {
+// The quota rule, in one place: an infected file's bytes are erased when its verdict
+// is recorded (`record_scan` releases them from the pool in the same transaction), so
+// from then on they neither count toward the storage pool nor are expected in the
+// object store. Every other file's bytes do and are, trashed files' included. Each sum,
+// release and reconcile query goes through these, or `bytes_used` drifts from what
+// `recount_usage` finds.
+macro_rules! bytes_kept {
+    () => {
+        "scan_status <> 'infected'"
+    };
+}
+
+/// SQL condition on a `files` row: its bytes are kept, count toward the pool and
+/// should be in the object store.
+pub(crate) const BYTES_KEPT: &str = bytes_kept!();
+
+/// SQL expression: the bytes of a `files` row that count toward the pool.
+pub(crate) const COUNTED_BYTES: &str =
+    concat!("CASE WHEN ", bytes_kept!(), " THEN size ELSE 0 END");
+
+/// [`COUNTED_BYTES`] of a row already loaded.
+fn counted_bytes(file: &File) -> i64 {
     if file.scan_status == ScanStatus::Infected {
         0
     } else {
@@ -690,11 +687,11 @@ impl Store {
             .bind(tenant_id)
             .fetch_optional(&mut *tx)
             .await?;
-                let by_app: Vec<AppUsage> = sqlx::query_as(
+                let by_app: Vec<AppUsage> = sqlx::query_as(&format!(
                 "SELECT source_app AS app, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes, COUNT(*) AS files \
-                 FROM files WHERE tenant_id = $1 AND scan_status <> 'infected' \
+                 FROM files WHERE tenant_id = $1 AND {BYTES_KEPT} \
                  GROUP BY source_app ORDER BY source_app",
-            )
+            ))
             .bind(tenant_id)
             .fetch_all(&mut *tx)
             .await?;
@@ -723,10 +720,10 @@ impl Store {
             self,
             |pool| {
                 let mut tx = pool.begin().await?;
-                let used: i64 = sqlx::query_scalar(
+                let used: i64 = sqlx::query_scalar(&format!(
                     "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM files \
-                 WHERE tenant_id = $1 AND scan_status <> 'infected'",
-                )
+                 WHERE tenant_id = $1 AND {BYTES_KEPT}",
+                ))
                 .bind(tenant_id)
                 .fetch_one(&mut *tx)
                 .await?;
@@ -816,10 +813,10 @@ impl Store {
     /// Every object key a row stands for: files whose bytes are kept, and open uploads.
     pub async fn referenced_object_keys(&self) -> StoreResult<std::collections::HashSet<String>> {
         let keys: Vec<String> = with_pool!(self, |pool| {
-            sqlx::query_scalar(
-                "SELECT object_key FROM files WHERE scan_status <> 'infected' \
+            sqlx::query_scalar(&format!(
+                "SELECT object_key FROM files WHERE {BYTES_KEPT} \
                  UNION SELECT object_key FROM uploads WHERE state = 'open'",
-            )
+            ))
             .fetch_all(pool)
             .await
         })?;
@@ -829,9 +826,9 @@ impl Store {
     /// Files whose bytes should be in the store (not infected), with their keys.
     pub async fn stored_files(&self) -> StoreResult<Vec<(FileRef, String)>> {
         let rows: Vec<(Uuid, Uuid, String)> = with_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT id, tenant_id, object_key FROM files WHERE scan_status <> 'infected'",
-            )
+            sqlx::query_as(&format!(
+                "SELECT id, tenant_id, object_key FROM files WHERE {BYTES_KEPT}"
+            ))
             .fetch_all(pool)
             .await
         })?;
@@ -847,11 +844,11 @@ impl Store {
     pub async fn mark_bytes_missing(&self, file_id: Uuid) -> StoreResult<()> {
         with_pool!(self, |pool, Db| {
             let mut tx = Db::begin_write(pool).await?;
-            sqlx::query(
+            sqlx::query(&format!(
                 "UPDATE files SET scan_status = 'failed', status = 'quarantined', \
                  scan_signature = 'the stored object is missing', updated_at = $2 \
-                 WHERE id = $1 AND scan_status <> 'infected'",
-            )
+                 WHERE id = $1 AND {BYTES_KEPT}",
+            ))
             .bind(file_id)
             .bind(now())
             .execute(&mut *tx)
@@ -871,10 +868,10 @@ impl Store {
     ) -> StoreResult<TrashEmptied> {
         let emptied = with_pool!(self, |pool, Db| {
             let mut tx = Db::begin_write(pool).await?;
-            let files: Vec<(Uuid, Uuid, String, i64)> = sqlx::query_as(
-                "SELECT id, tenant_id, object_key, CASE WHEN scan_status = 'infected' THEN 0 ELSE size END \
-                 FROM files WHERE deleted_at IS NOT NULL AND deleted_at < $1 LIMIT $2",
-            )
+            let files: Vec<(Uuid, Uuid, String, i64)> = sqlx::query_as(&format!(
+                "SELECT id, tenant_id, object_key, {COUNTED_BYTES} \
+                 FROM files WHERE deleted_at IS NOT NULL AND deleted_at < $1 LIMIT $2"
+            ))
             .bind(cutoff)
             .bind(batch)
             .fetch_all(&mut *tx)
@@ -895,16 +892,7 @@ impl Store {
                 release_used!(tx, tenant_id, bytes);
             }
             let keys: Vec<String> = files.iter().map(|f| f.2.clone()).collect();
-            for chunk in keys.chunks(DELETE_BATCH) {
-                Db::enqueue(
-                    &mut tx,
-                    &JobKind::DeleteObjects {
-                        object_keys: chunk.to_vec(),
-                    },
-                    now(),
-                )
-                .await?;
-            }
+            Db::enqueue_deletes(&mut tx, &keys, now()).await?;
             // Folders go leaves first: a folder is erased once nothing is left in it.
             let mut folders = 0;
             loop {

@@ -84,6 +84,9 @@ pub fn backoff(attempts: i32) -> Duration {
     Duration::from_secs(2u64.saturating_mul(1 << exponent)).min(Duration::from_secs(600))
 }
 
+/// Object keys deleted per [`JobKind::DeleteObjects`] job.
+const DELETE_BATCH: usize = 500;
+
 const INSERT_JOB: &str =
     "INSERT INTO jobs (kind, payload, run_at, created_at) VALUES ($1, $2, $3, $4)";
 
@@ -96,6 +99,24 @@ pub(crate) trait Enqueue: sqlx::Database {
         kind: &JobKind,
         run_at: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// Enqueues the deletion of these objects, [`DELETE_BATCH`] keys per job (no job
+    /// for no keys).
+    fn enqueue_deletes(
+        conn: &mut Self::Connection,
+        object_keys: &[String],
+        run_at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
+        async move {
+            for batch in object_keys.chunks(DELETE_BATCH) {
+                let delete = JobKind::DeleteObjects {
+                    object_keys: batch.to_vec(),
+                };
+                Self::enqueue(&mut *conn, &delete, run_at).await?;
+            }
+            Ok(())
+        }
+    }
 }
 
 impl Enqueue for sqlx::Postgres {
