@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::backend::{Dialect, Store, page_bounds};
 use crate::changes::Publish;
 use crate::error::{StoreError, StoreResult};
-use crate::files::BYTES_KEPT;
+use crate::quota::BYTES_KEPT;
 
 const FOLDER_COLUMNS: &str =
     "id, tenant_id, space_id, parent_id, name, deleted_at, created_at, updated_at";
