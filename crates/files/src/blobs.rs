@@ -24,8 +24,8 @@ const OBJECTS_PER_SHARD: u64 = 16;
 /// At most this many shards, however large the budget.
 const MAX_SHARDS: u64 = 16;
 
-/// The share of a shard's budget held by entries hit since they were cached
-/// (`quick_cache`'s default). An object larger than this share is never admitted.
+/// The share of a shard's budget kept for its "hot" entries (`quick_cache`'s default).
+/// `quick_cache` never admits an object larger than this share of a shard.
 const HOT_ALLOCATION: f64 = 0.97;
 
 /// Weighs an entry by its length in bytes.
@@ -38,6 +38,7 @@ impl Weighter<Box<str>, Bytes> for ByLength {
     }
 }
 
+/// Small objects by object key, within a budget of bytes. Shared by every request.
 pub struct BlobCache {
     capacity: u64,
     max_object: u64,
@@ -47,7 +48,8 @@ pub struct BlobCache {
 }
 
 impl BlobCache {
-    /// A cache of at most `capacity` bytes, of objects of at most `max_object` bytes.
+    /// A cache of at most `capacity` bytes, of objects of at most `max_object` bytes
+    /// (and no larger than one shard admits: [`BlobCache::admits`] tells).
     pub fn new(capacity: u64, max_object: u64) -> Self {
         let max_object = max_object.min(capacity);
         let shards = prev_power_of_two(
@@ -89,6 +91,7 @@ impl BlobCache {
         size <= self.max_object && self.capacity > 0
     }
 
+    /// The bytes cached under `key`, counted as a hit or a miss.
     pub fn get(&self, key: &str) -> Option<Bytes> {
         let found = self.entries.get(key);
         let counter = if found.is_some() {
@@ -100,6 +103,8 @@ impl BlobCache {
         found
     }
 
+    /// Caches an object, if [`BlobCache::admits`] its size, pushing out others as the
+    /// budget requires.
     pub fn insert(&self, key: &str, bytes: Bytes) {
         // An empty entry would weigh nothing and so never be pushed out.
         if bytes.is_empty() || !self.admits(bytes.len() as u64) {
@@ -108,6 +113,7 @@ impl BlobCache {
         self.entries.insert(Box::from(key), bytes);
     }
 
+    /// Lookups answered from memory and not, so far.
     pub fn hits_and_misses(&self) -> (u64, u64) {
         (
             self.hits.load(Ordering::Relaxed),
