@@ -2,8 +2,9 @@
 //! change feed's start, and [`Dialect`], the few SQL primitives that differ between
 //! PostgreSQL and SQLite (row locks, starting a write transaction).
 //!
-//! What a transaction announces (`changes`) and enqueues (`jobs`) lives with those
-//! modules; nothing here depends on them but the feed that `Store` carries.
+//! What a transaction announces lives in `changes`, what it enqueues in `jobs`. The
+//! modules depend one way: `changes` on none of these, `backend` on `changes` (for the
+//! feed `Store` carries and starts), `jobs` and the domain modules on both.
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -20,7 +20,8 @@
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend the store
 /// uses. The body is type-checked once per backend, so every query is written once and
 /// still compiled against each driver's own types. The second form also names the
-/// backend's [`Dialect`] type.
+/// backend's database type (`sqlx::Postgres` or `sqlx::Sqlite`), through which the
+/// body reaches `Dialect`, `Publish` and `Enqueue`.
 macro_rules! with_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
         match &$store.pool {
