@@ -1,5 +1,10 @@
-//! The two metadata backends behind one [`Store`], and the little that differs between
-//! their SQL dialects.
+//! The two metadata backends behind one [`Store`]: connecting, the schema check, the
+//! change feed's start, and [`Dialect`], the few SQL primitives that differ between
+//! PostgreSQL and SQLite (row locks, starting a write transaction).
+//!
+//! What a transaction announces lives in `changes`, what it enqueues in `jobs`. The
+//! modules depend one way: `changes` on none of these, `backend` on `changes` (for the
+//! feed `Store` carries and starts), `jobs` and the domain modules on both.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -8,12 +13,11 @@ use std::time::Duration;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool, Transaction};
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
 
-use chrono::{DateTime, Utc};
-
-use crate::changes::{Change, ChangeFeed};
+use crate::changes::{self, Change, ChangeFeed};
 use crate::error::{StoreError, StoreResult};
-use crate::jobs::{self, JobKind};
 use crate::migrations;
 
 /// Which database a [`Store`] runs on.
@@ -27,117 +31,6 @@ pub enum BackendKind {
 pub(crate) enum Pool {
     Postgres(PgPool),
     Sqlite(SqlitePool),
-}
-
-/// Runs `$body` with `$pool` bound to the concrete pool of whichever backend the store
-/// uses. The body is type-checked once per backend, so every query is written once and
-/// still compiled against each driver's own types. The second form also names the
-/// backend's [`Dialect`] type.
-macro_rules! with_pool {
-    ($store:expr, |$pool:ident| $body:expr) => {
-        match &$store.pool {
-            $crate::backend::Pool::Postgres($pool) => $body,
-            $crate::backend::Pool::Sqlite($pool) => $body,
-        }
-    };
-    ($store:expr, |$pool:ident, $db:ident| $body:expr) => {
-        match &$store.pool {
-            $crate::backend::Pool::Postgres($pool) => {
-                type $db = ::sqlx::Postgres;
-                $body
-            }
-            $crate::backend::Pool::Sqlite($pool) => {
-                type $db = ::sqlx::Sqlite;
-                $body
-            }
-        }
-    };
-}
-
-/// Inside a `with_pool!` transaction: fails with 404 unless the space is live and the
-/// tenant's and the folder, when given, is live; with 400 when the folder is in
-/// another space. Used wherever something is placed in a space or folder. Holds the
-/// space row in share mode until the transaction ends, so a folder cannot be trashed
-/// (which takes the row exclusively) between this check and the write it guards.
-macro_rules! check_target {
-    ($tx:ident, $db:ident, $tenant_id:expr, $space_id:expr, $folder_id:expr) => {{
-        let space_id: ::uuid::Uuid = $space_id;
-        let space: Option<::uuid::Uuid> = ::sqlx::query_scalar(&format!(
-            "SELECT id FROM spaces WHERE id = $1 AND tenant_id = $2 AND NOT deleting{}",
-            <$db as $crate::backend::Dialect>::FOR_SHARE
-        ))
-        .bind(space_id)
-        .bind($tenant_id)
-        .fetch_optional(&mut *$tx)
-        .await?;
-        if space.is_none() {
-            return Err($crate::error::StoreError::NotFound("space"));
-        }
-        let folder_id: Option<::uuid::Uuid> = $folder_id;
-        if let Some(folder_id) = folder_id {
-            let folder: Option<(::uuid::Uuid, bool)> = ::sqlx::query_as(
-                "SELECT space_id, deleted_at IS NULL FROM folders WHERE id = $1 AND tenant_id = $2",
-            )
-            .bind(folder_id)
-            .bind($tenant_id)
-            .fetch_optional(&mut *$tx)
-            .await?;
-            match folder {
-                None | Some((_, false)) => {
-                    return Err($crate::error::StoreError::NotFound("folder"));
-                }
-                Some((folder_space, true)) if folder_space != space_id => {
-                    return Err($crate::error::StoreError::Invalid(
-                        "the folder is in another space".into(),
-                    ));
-                }
-                Some(_) => {}
-            }
-        }
-    }};
-}
-
-/// Inside a `with_pool!` transaction: reserves `size` bytes of the tenant's storage pool
-/// with one conditional update, or fails with 402 naming the limit. Concurrent
-/// reservations can never together pass the limit.
-macro_rules! reserve_bytes {
-    ($tx:ident, $tenant_id:expr, $size:expr) => {{
-        let size: i64 = $size;
-        let reserved = ::sqlx::query(
-            "UPDATE tenants SET bytes_reserved = bytes_reserved + $2 \
-             WHERE id = $1 AND (bytes_limit < 0 OR bytes_used + bytes_reserved + $2 <= bytes_limit)",
-        )
-        .bind($tenant_id)
-        .bind(size)
-        .execute(&mut *$tx)
-        .await?;
-        if reserved.rows_affected() == 0 {
-            let (used, limit): (i64, i64) =
-                ::sqlx::query_as("SELECT bytes_used + bytes_reserved, bytes_limit FROM tenants WHERE id = $1")
-                    .bind($tenant_id)
-                    .fetch_one(&mut *$tx)
-                    .await?;
-            return Err($crate::error::StoreError::QuotaExceeded($crate::error::QuotaExceeded {
-                limit: "storage",
-                used,
-                limit_value: limit,
-                requested: size,
-            }));
-        }
-    }};
-}
-
-/// Inside a `with_pool!` transaction: `bytes` of the tenant's pool stop counting as used
-/// (a purge, an erased infected file).
-macro_rules! release_used {
-    ($tx:ident, $tenant_id:expr, $bytes:expr) => {{
-        let bytes: i64 = $bytes;
-        ::sqlx::query("UPDATE tenants SET bytes_used = bytes_used - $2 WHERE id = $1")
-            .bind($tenant_id)
-            .bind(bytes)
-            .execute(&mut *$tx)
-            .await?;
-    }};
 }
 
 /// What differs between the two SQL dialects.
@@ -160,45 +53,7 @@ pub(crate) trait Dialect: sqlx::Database {
     fn begin_write(
         pool: &sqlx::Pool<Self>,
     ) -> impl Future<Output = Result<Transaction<'static, Self>, sqlx::Error>> + Send;
-
-    /// Announces a change to every process once the transaction commits.
-    fn publish(
-        conn: &mut Self::Connection,
-        change: &Change,
-    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
-
-    /// Announces that these files changed in a way raw links must see (trashed,
-    /// restored, renamed, going away). Past [`MAX_FILE_CHANGES`] ids one
-    /// [`Change::All`] costs every listener less than a message per file.
-    fn publish_files(
-        conn: &mut Self::Connection,
-        ids: &[uuid::Uuid],
-    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
-        async move {
-            if ids.len() > MAX_FILE_CHANGES {
-                return Self::publish(conn, &Change::All).await;
-            }
-            for id in ids {
-                Self::publish(&mut *conn, &Change::File(*id)).await?;
-            }
-            Ok(())
-        }
-    }
-
-    /// Inserts a job in the caller's transaction, so it exists exactly when the change
-    /// that needs it commits.
-    fn enqueue(
-        conn: &mut Self::Connection,
-        kind: &JobKind,
-        run_at: DateTime<Utc>,
-    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 }
-
-/// The most files one transaction announces one by one; see [`Dialect::publish_files`].
-pub(crate) const MAX_FILE_CHANGES: usize = 1000;
-
-const INSERT_JOB: &str =
-    "INSERT INTO jobs (kind, payload, run_at, created_at) VALUES ($1, $2, $3, $4)";
 
 impl Dialect for sqlx::Postgres {
     const FOR_UPDATE: &'static str = " FOR UPDATE";
@@ -207,35 +62,6 @@ impl Dialect for sqlx::Postgres {
 
     async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Self>, sqlx::Error> {
         pool.begin().await
-    }
-
-    async fn publish(conn: &mut sqlx::PgConnection, change: &Change) -> Result<(), sqlx::Error> {
-        // NOTIFY is transactional: listeners hear it only if the change commits.
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(crate::changes::CHANNEL)
-            .bind(change.to_topic())
-            .execute(conn)
-            .await
-            .map(drop)
-    }
-
-    async fn enqueue(
-        conn: &mut sqlx::PgConnection,
-        kind: &JobKind,
-        run_at: DateTime<Utc>,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(INSERT_JOB)
-            .bind(kind.name())
-            .bind(jobs::encode(kind))
-            .bind(run_at)
-            .bind(fluidcloud_core::time::now())
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(jobs::JOBS_CHANNEL)
-            .execute(conn)
-            .await
-            .map(drop)
     }
 }
 
@@ -246,33 +72,6 @@ impl Dialect for sqlx::Sqlite {
 
     async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Self>, sqlx::Error> {
         pool.begin_with("BEGIN IMMEDIATE").await
-    }
-
-    async fn publish(
-        conn: &mut sqlx::SqliteConnection,
-        change: &Change,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query("INSERT INTO change_log (topic, created_at) VALUES ($1, $2)")
-            .bind(change.to_topic())
-            .bind(fluidcloud_core::time::now())
-            .execute(conn)
-            .await
-            .map(drop)
-    }
-
-    async fn enqueue(
-        conn: &mut sqlx::SqliteConnection,
-        kind: &JobKind,
-        run_at: DateTime<Utc>,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(INSERT_JOB)
-            .bind(kind.name())
-            .bind(jobs::encode(kind))
-            .bind(run_at)
-            .bind(fluidcloud_core::time::now())
-            .execute(conn)
-            .await
-            .map(drop)
     }
 }
 
@@ -426,6 +225,26 @@ impl Store {
     /// Closes every pooled connection.
     pub async fn close(&self) {
         with_pool!(self, |pool| pool.close().await);
+    }
+
+    /// Receives every change published by any process from now on. A receiver that
+    /// lags behind gets `RecvError::Lagged` and must treat it as [`Change::All`].
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.feed.subscribe()
+    }
+
+    /// Whether the feed is connected; caches must not be trusted while it is not.
+    pub fn change_feed_is_live(&self) -> bool {
+        self.feed.is_live()
+    }
+
+    /// Starts listening for changes in the background. Call once per process.
+    pub fn start_change_feed(&self) -> JoinHandle<()> {
+        let feed = Arc::clone(&self.feed);
+        match &self.pool {
+            Pool::Postgres(pool) => tokio::spawn(changes::listen_postgres(feed, pool.clone())),
+            Pool::Sqlite(pool) => tokio::spawn(changes::poll_sqlite(feed, pool.clone())),
+        }
     }
 }
 

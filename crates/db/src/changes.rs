@@ -1,24 +1,32 @@
 //! The change feed: how every process learns, within a second, that cached facts
-//! (an API key, a tenant's plan, later a share or a file) changed elsewhere.
+//! (an API key, a tenant's plan, a share link, a file) changed elsewhere.
 //!
-//! Writers publish a [`Change`] inside the transaction that makes it (see
-//! [`crate::backend::Dialect::publish`]). On PostgreSQL it travels by `NOTIFY`; on
-//! SQLite it is a row in `change_log` that each process polls. Readers subscribe with
-//! [`Store::subscribe`] and must stop trusting their caches while
-//! [`Store::change_feed_is_live`] is false: a disconnected feed may have missed changes.
+//! Writers publish a [`Change`] inside the transaction that makes it (the crate's
+//! `Publish` trait). On PostgreSQL it travels by `NOTIFY`; on SQLite it is a row in
+//! `change_log` that each process polls. Readers subscribe with
+//! [`Store::subscribe`](crate::Store::subscribe) and must stop trusting their caches
+//! while [`Store::change_feed_is_live`](crate::Store::change_feed_is_live) is false: a
+//! disconnected feed may have missed changes.
+//!
+//! The same listener also hears job wake-ups (`JOBS_CHANNEL`, sent with each enqueue
+//! on PostgreSQL) and passes them to the workers of this process.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sqlx::postgres::PgListener;
 use tokio::sync::broadcast;
-use tokio::task::JoinHandle;
 use uuid::Uuid;
-
-use crate::backend::{Pool, Store};
 
 /// PostgreSQL channel the feed uses.
 pub(crate) const CHANNEL: &str = "fluidcloud_changes";
+
+/// PostgreSQL channel on which enqueues wake the workers.
+pub(crate) const JOBS_CHANNEL: &str = "fluidcloud_jobs";
+
+/// The most files one transaction announces one by one; see [`Publish::publish_files`].
+pub(crate) const MAX_FILE_CHANGES: usize = 1000;
 
 /// How often SQLite processes look for new rows in `change_log`.
 const SQLITE_POLL_INTERVAL: Duration = Duration::from_millis(200);
@@ -89,6 +97,14 @@ impl ChangeFeed {
         }
     }
 
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.sender.subscribe()
+    }
+
+    pub(crate) fn is_live(&self) -> bool {
+        self.live.load(Ordering::SeqCst)
+    }
+
     fn set_live(&self, live: bool) {
         let was = self.live.swap(live, Ordering::SeqCst);
         if was != live {
@@ -112,33 +128,64 @@ impl ChangeFeed {
     }
 }
 
-impl Store {
-    /// Receives every change published by any process from now on. A receiver that
-    /// lags behind gets `RecvError::Lagged` and must treat it as [`Change::All`].
-    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
-        self.feed.sender.subscribe()
-    }
+/// How a transaction announces a change: each backend's own transport, written into
+/// the caller's transaction so the change is heard exactly when it commits.
+pub(crate) trait Publish: sqlx::Database {
+    /// Announces a change to every process once the transaction commits.
+    fn publish(
+        conn: &mut Self::Connection,
+        change: &Change,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
-    /// Whether the feed is connected; caches must not be trusted while it is not.
-    pub fn change_feed_is_live(&self) -> bool {
-        self.feed.live.load(Ordering::SeqCst)
-    }
-
-    /// Starts listening for changes in the background. Call once per process.
-    pub fn start_change_feed(&self) -> JoinHandle<()> {
-        let store = self.clone();
-        tokio::spawn(async move {
-            match &store.pool {
-                Pool::Postgres(pool) => listen_postgres(&store, pool).await,
-                Pool::Sqlite(pool) => poll_sqlite(&store, pool).await,
+    /// Announces that these files changed in a way raw links must see (trashed,
+    /// restored, renamed, going away). Past [`MAX_FILE_CHANGES`] ids one
+    /// [`Change::All`] costs every listener less than a message per file.
+    fn publish_files(
+        conn: &mut Self::Connection,
+        ids: &[Uuid],
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
+        async move {
+            if ids.len() > MAX_FILE_CHANGES {
+                return Self::publish(conn, &Change::All).await;
             }
-        })
+            for id in ids {
+                Self::publish(&mut *conn, &Change::File(*id)).await?;
+            }
+            Ok(())
+        }
     }
 }
 
-async fn listen_postgres(store: &Store, pool: &sqlx::PgPool) {
+impl Publish for sqlx::Postgres {
+    async fn publish(conn: &mut sqlx::PgConnection, change: &Change) -> Result<(), sqlx::Error> {
+        // NOTIFY is transactional: listeners hear it only if the change commits.
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(change.to_topic())
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+}
+
+impl Publish for sqlx::Sqlite {
+    async fn publish(
+        conn: &mut sqlx::SqliteConnection,
+        change: &Change,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO change_log (topic, created_at) VALUES ($1, $2)")
+            .bind(change.to_topic())
+            .bind(fluidcloud_core::time::now())
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+}
+
+/// Follows PostgreSQL's notifications into `feed`, reconnecting forever.
+pub(crate) async fn listen_postgres(feed: Arc<ChangeFeed>, pool: sqlx::PgPool) {
     loop {
-        let mut listener = match PgListener::connect_with(pool).await {
+        let mut listener = match PgListener::connect_with(&pool).await {
             Ok(listener) => listener,
             Err(err) => {
                 tracing::warn!(error = %err, "change feed: cannot connect to PostgreSQL");
@@ -146,23 +193,20 @@ async fn listen_postgres(store: &Store, pool: &sqlx::PgPool) {
                 continue;
             }
         };
-        if let Err(err) = listener
-            .listen_all([CHANNEL, crate::jobs::JOBS_CHANNEL])
-            .await
-        {
+        if let Err(err) = listener.listen_all([CHANNEL, JOBS_CHANNEL]).await {
             tracing::warn!(error = %err, "change feed: LISTEN failed");
             tokio::time::sleep(RECONNECT_DELAY).await;
             continue;
         }
-        store.feed.set_live(true);
+        feed.set_live(true);
         // `try_recv` reports a lost connection as `Ok(None)` instead of silently
         // reconnecting, so the gap is noticed and caches are flushed.
         loop {
             match listener.try_recv().await {
-                Ok(Some(notification)) if notification.channel() == crate::jobs::JOBS_CHANNEL => {
-                    store.feed.jobs.notify_one();
+                Ok(Some(notification)) if notification.channel() == JOBS_CHANNEL => {
+                    feed.jobs.notify_one();
                 }
-                Ok(Some(notification)) => store.feed.emit(notification.payload()),
+                Ok(Some(notification)) => feed.emit(notification.payload()),
                 Ok(None) => break,
                 Err(err) => {
                     tracing::warn!(error = %err, "change feed: connection error");
@@ -170,12 +214,13 @@ async fn listen_postgres(store: &Store, pool: &sqlx::PgPool) {
                 }
             }
         }
-        store.feed.set_live(false);
+        feed.set_live(false);
         tokio::time::sleep(RECONNECT_DELAY).await;
     }
 }
 
-async fn poll_sqlite(store: &Store, pool: &sqlx::SqlitePool) {
+/// Polls SQLite's `change_log` into `feed`, forever.
+pub(crate) async fn poll_sqlite(feed: Arc<ChangeFeed>, pool: sqlx::SqlitePool) {
     let mut last_seq: Option<i64> = None;
     let mut interval = tokio::time::interval(SQLITE_POLL_INTERVAL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -185,7 +230,7 @@ async fn poll_sqlite(store: &Store, pool: &sqlx::SqlitePool) {
         polls += 1;
         let result = match last_seq {
             None => sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(seq) FROM change_log")
-                .fetch_one(pool)
+                .fetch_one(&pool)
                 .await
                 .map(|max| {
                     last_seq = Some(max.unwrap_or(0));
@@ -194,20 +239,20 @@ async fn poll_sqlite(store: &Store, pool: &sqlx::SqlitePool) {
                 "SELECT seq, topic FROM change_log WHERE seq > $1 ORDER BY seq",
             )
             .bind(after)
-            .fetch_all(pool)
+            .fetch_all(&pool)
             .await
             .map(|rows| {
                 for (seq, topic) in rows {
-                    store.feed.emit(&topic);
+                    feed.emit(&topic);
                     last_seq = Some(seq);
                 }
             }),
         };
         match result {
-            Ok(()) => store.feed.set_live(true),
+            Ok(()) => feed.set_live(true),
             Err(err) => {
                 tracing::warn!(error = %err, "change feed: polling change_log failed");
-                store.feed.set_live(false);
+                feed.set_live(false);
             }
         }
         // About once a minute, forget what every process has long since seen.
@@ -215,7 +260,7 @@ async fn poll_sqlite(store: &Store, pool: &sqlx::SqlitePool) {
             let cutoff = fluidcloud_core::time::now() - SQLITE_RETENTION;
             if let Err(err) = sqlx::query("DELETE FROM change_log WHERE created_at < $1")
                 .bind(cutoff)
-                .execute(pool)
+                .execute(&pool)
                 .await
             {
                 tracing::debug!(error = %err, "change feed: pruning change_log failed");

@@ -7,7 +7,9 @@ use fluidcloud_core::time::now;
 use uuid::Uuid;
 
 use crate::backend::{Dialect, Store, page_bounds};
+use crate::changes::Publish;
 use crate::error::{StoreError, StoreResult};
+use crate::quota::BYTES_KEPT;
 
 const FOLDER_COLUMNS: &str =
     "id, tenant_id, space_id, parent_id, name, deleted_at, created_at, updated_at";
@@ -373,7 +375,7 @@ impl Store {
                (SELECT COUNT(*) FROM subtree) - 1, \
                (SELECT COUNT(*) FROM files WHERE folder_id IN (SELECT id FROM subtree) AND deleted_at IS NULL), \
                (SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM files \
-                  WHERE folder_id IN (SELECT id FROM subtree) AND deleted_at IS NULL AND scan_status <> 'infected')"
+                  WHERE folder_id IN (SELECT id FROM subtree) AND deleted_at IS NULL AND {BYTES_KEPT})"
         );
         let (folder_count, file_count, total_bytes): (i64, i64, i64) =
             with_pool!(self, |pool| sqlx::query_as(&sql)

@@ -1,7 +1,7 @@
 //! The job queue: background work stored next to the data it concerns.
 //!
-//! Jobs are inserted in the same transaction as the change that needs them (see
-//! [`Dialect::enqueue`]), claimed with a lease (`FOR UPDATE SKIP LOCKED` on
+//! Jobs are inserted in the same transaction as the change that needs them (the
+//! crate's `Enqueue` trait), claimed with a lease (`FOR UPDATE SKIP LOCKED` on
 //! PostgreSQL; SQLite's single writer needs no skip), retried with backoff, and taken
 //! again when a worker dies mid-job and its lease lapses. Every job must be idempotent.
 
@@ -13,10 +13,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::backend::{Dialect, Store};
+use crate::changes::JOBS_CHANNEL;
 use crate::error::StoreResult;
-
-/// PostgreSQL channel on which enqueues wake the workers.
-pub(crate) const JOBS_CHANNEL: &str = "fluidcloud_jobs";
 
 /// Attempts before a job is given up on and kept as dead.
 pub const MAX_ATTEMPTS: i32 = 20;
@@ -86,7 +84,80 @@ pub fn backoff(attempts: i32) -> Duration {
     Duration::from_secs(2u64.saturating_mul(1 << exponent)).min(Duration::from_secs(600))
 }
 
-pub(crate) fn encode(kind: &JobKind) -> String {
+/// Object keys deleted per [`JobKind::DeleteObjects`] job.
+const DELETE_BATCH: usize = 500;
+
+const INSERT_JOB: &str =
+    "INSERT INTO jobs (kind, payload, run_at, created_at) VALUES ($1, $2, $3, $4)";
+
+/// How a transaction enqueues work: the job is inserted in the caller's transaction,
+/// so it exists exactly when the change that needs it commits.
+pub(crate) trait Enqueue: sqlx::Database {
+    /// Inserts one job, due at `run_at`.
+    fn enqueue(
+        conn: &mut Self::Connection,
+        kind: &JobKind,
+        run_at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// Enqueues the deletion of these objects, [`DELETE_BATCH`] keys per job (no job
+    /// for no keys).
+    fn enqueue_deletes(
+        conn: &mut Self::Connection,
+        object_keys: &[String],
+        run_at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
+        async move {
+            for batch in object_keys.chunks(DELETE_BATCH) {
+                let delete = JobKind::DeleteObjects {
+                    object_keys: batch.to_vec(),
+                };
+                Self::enqueue(&mut *conn, &delete, run_at).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+impl Enqueue for sqlx::Postgres {
+    async fn enqueue(
+        conn: &mut sqlx::PgConnection,
+        kind: &JobKind,
+        run_at: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(INSERT_JOB)
+            .bind(kind.name())
+            .bind(encode(kind))
+            .bind(run_at)
+            .bind(now())
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(JOBS_CHANNEL)
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+}
+
+impl Enqueue for sqlx::Sqlite {
+    async fn enqueue(
+        conn: &mut sqlx::SqliteConnection,
+        kind: &JobKind,
+        run_at: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(INSERT_JOB)
+            .bind(kind.name())
+            .bind(encode(kind))
+            .bind(run_at)
+            .bind(now())
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+}
+
+fn encode(kind: &JobKind) -> String {
     serde_json::to_string(kind).expect("job kinds always serialize")
 }
 

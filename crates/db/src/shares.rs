@@ -8,7 +8,7 @@ use fluidcloud_core::time::now;
 use uuid::Uuid;
 
 use crate::backend::{Dialect, Store, page_bounds};
-use crate::changes::Change;
+use crate::changes::{Change, Publish};
 use crate::error::{QuotaExceeded, StoreError, StoreResult};
 
 const SHARE_COLUMNS: &str = "id, file_id, permission, expires_at, max_downloads, download_count, \

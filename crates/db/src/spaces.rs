@@ -1,4 +1,5 @@
-//! Spaces: the top-level containers of a tenant.
+//! Spaces: the top-level containers of a tenant, and purging one with everything in
+//! it (hidden at once, erased by the worker batch by batch).
 
 use fluidcloud_core::model::Space;
 use fluidcloud_core::paging::{Page, PageRequest};
@@ -6,7 +7,10 @@ use fluidcloud_core::time::now;
 use uuid::Uuid;
 
 use crate::backend::{Dialect, Store, page_bounds};
+use crate::changes::{Change, Publish};
 use crate::error::{StoreError, StoreResult};
+use crate::jobs::{Enqueue, JobKind};
+use crate::quota::COUNTED_BYTES;
 
 pub(crate) const SPACE_COLUMNS: &str = "id, tenant_id, name, app, created_at, updated_at";
 
@@ -178,5 +182,118 @@ impl Store {
             tx.commit().await?;
             Ok(())
         })
+    }
+
+    /// Hides a space at once and leaves the erasing of everything in it to the worker.
+    pub async fn start_space_purge(&self, tenant_id: Uuid, space_id: Uuid) -> StoreResult<()> {
+        with_pool!(self, |pool, Db| {
+            let mut tx = Db::begin_write(pool).await?;
+            let marked = sqlx::query(
+                "UPDATE spaces SET deleting = true, updated_at = $3 WHERE id = $1 AND tenant_id = $2 AND NOT deleting",
+            )
+            .bind(space_id)
+            .bind(tenant_id)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+            if marked.rows_affected() == 0 {
+                return Err(StoreError::NotFound("space"));
+            }
+            // The rows go batch by batch in the worker; the links stop now.
+            let live: Vec<Uuid> = sqlx::query_scalar(
+                "SELECT id FROM files WHERE space_id = $1 AND deleted_at IS NULL",
+            )
+            .bind(space_id)
+            .fetch_all(&mut *tx)
+            .await?;
+            Db::publish_files(&mut tx, &live).await?;
+            Db::enqueue(&mut tx, &JobKind::PurgeSpace { space_id }, now()).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })?;
+        self.jobs_enqueued();
+        Ok(())
+    }
+
+    /// Erases up to `batch` files of a space being purged (and then its open uploads,
+    /// folders and the space itself), releasing quota and enqueueing the deletion of
+    /// the bytes. Returns `true` once the space is gone; call again until then.
+    pub async fn purge_space_step(&self, space_id: Uuid, batch: i64) -> StoreResult<bool> {
+        let done = with_pool!(self, |pool, Db| {
+            let mut tx = Db::begin_write(pool).await?;
+            let tenant: Option<Uuid> =
+                sqlx::query_scalar("SELECT tenant_id FROM spaces WHERE id = $1 AND deleting")
+                    .bind(space_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some(tenant_id) = tenant else {
+                return Ok(true);
+            };
+            let files: Vec<(Uuid, String, i64)> = sqlx::query_as(&format!(
+                "SELECT id, object_key, {COUNTED_BYTES} FROM files WHERE space_id = $1 LIMIT $2"
+            ))
+            .bind(space_id)
+            .bind(batch)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut keys = Vec::with_capacity(files.len());
+            let mut freed = 0;
+            for (id, key, counted) in &files {
+                sqlx::query("DELETE FROM files WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                Db::publish(&mut tx, &Change::File(*id)).await?;
+                keys.push(key.clone());
+                freed += counted;
+            }
+            release_used!(tx, tenant_id, freed);
+            let finished = i64::try_from(files.len()).unwrap_or(i64::MAX) < batch;
+            if finished {
+                // Open uploads into the space: release their reservations and discard.
+                let open: Vec<(Uuid, String, Option<String>, i64)> = sqlx::query_as(
+                    "SELECT file_id, object_key, multipart_id, size FROM uploads WHERE space_id = $1 AND state = 'open'",
+                )
+                .bind(space_id)
+                .fetch_all(&mut *tx)
+                .await?;
+                let reserved: i64 = open.iter().map(|u| u.3).sum();
+                sqlx::query(
+                    "UPDATE tenants SET bytes_reserved = bytes_reserved - $2 WHERE id = $1",
+                )
+                .bind(tenant_id)
+                .bind(reserved)
+                .execute(&mut *tx)
+                .await?;
+                for (_, object_key, multipart_id, _) in open {
+                    Db::enqueue(
+                        &mut tx,
+                        &JobKind::DiscardUpload {
+                            object_key,
+                            multipart_id,
+                        },
+                        now(),
+                    )
+                    .await?;
+                }
+                sqlx::query("DELETE FROM uploads WHERE space_id = $1")
+                    .bind(space_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM folders WHERE space_id = $1")
+                    .bind(space_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM spaces WHERE id = $1")
+                    .bind(space_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Db::enqueue_deletes(&mut tx, &keys, now()).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(finished)
+        })?;
+        self.jobs_enqueued();
+        Ok(done)
     }
 }

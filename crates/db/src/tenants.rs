@@ -7,7 +7,7 @@ use fluidcloud_core::time::now;
 use uuid::Uuid;
 
 use crate::backend::{Dialect, Store};
-use crate::changes::Change;
+use crate::changes::{Change, Publish};
 use crate::error::{StoreError, StoreResult};
 
 const TENANT_COLUMNS: &str = "id, name, api_access, bytes_limit, links_limit, max_file_size, \

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::backend::{Dialect, Store};
 use crate::error::{StoreError, StoreResult};
 use crate::files::FILE_COLUMNS;
-use crate::jobs::JobKind;
+use crate::jobs::{Enqueue, JobKind};
 
 const UPLOAD_COLUMNS: &str = "file_id, tenant_id, space_id, folder_id, object_key, original_name, content_type, \
      size, source_app, multipart_id, part_size, state, completion, created_by, expires_at, created_at";
