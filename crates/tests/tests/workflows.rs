@@ -125,8 +125,7 @@ async fn a_store_that_cannot_open_a_multipart_upload_releases_the_reservation() 
     let broken = f.with_unreachable_store();
     let err = uploads::initiate(&broken, &f.uploader, &f.initiate_body(5_000))
         .await
-        .err()
-        .expect("the store is down");
+        .expect_err("the store is down");
     assert!(matches!(err, UploadError::Objects(_)), "{err:?}");
     assert_eq!(f.counted().await, 0);
 }
@@ -156,8 +155,7 @@ async fn an_object_of_the_wrong_size_is_erased_and_its_reservation_released() {
         f.complete_body(ticket.file_id, &ticket.key, 10),
     )
     .await
-    .err()
-    .expect("sizes differ");
+    .expect_err("sizes differ");
     assert!(matches!(err, UploadError::BadRequest(_)), "{err:?}");
     assert_eq!(f.counted().await, 0);
     assert_eq!(f.state(ticket.file_id).await, UploadState::Rejected);
@@ -169,8 +167,7 @@ async fn an_object_of_the_wrong_size_is_erased_and_its_reservation_released() {
         f.complete_body(ticket.file_id, &ticket.key, 10),
     )
     .await
-    .err()
-    .expect("rejected");
+    .expect_err("rejected");
     assert!(matches!(again, UploadError::Conflict(_)), "{again:?}");
 }
 
@@ -186,8 +183,7 @@ async fn completing_before_the_bytes_arrive_keeps_the_upload_open() {
         f.complete_body(ticket.file_id, &ticket.key, 10),
     )
     .await
-    .err()
-    .expect("nothing uploaded");
+    .expect_err("nothing uploaded");
     assert!(matches!(err, UploadError::BadRequest(_)), "{err:?}");
     assert_eq!(f.state(ticket.file_id).await, UploadState::Open);
     assert_eq!(f.counted().await, 10);
@@ -216,8 +212,7 @@ async fn completing_before_the_bytes_arrive_keeps_the_upload_open() {
     different.original_name = "b.bin".into();
     let err = uploads::complete(&f.context, &f.uploader, different)
         .await
-        .err()
-        .expect("different data");
+        .expect_err("different data");
     assert!(matches!(err, UploadError::Conflict(_)), "{err:?}");
     assert_eq!(f.state(ticket.file_id).await, UploadState::Completed);
     assert_eq!(f.counted().await, 10);
@@ -244,8 +239,7 @@ async fn multipart_parts_that_do_not_match_leave_the_upload_open() {
     ]);
     let err = uploads::complete(&f.context, &f.uploader, body)
         .await
-        .err()
-        .expect("one part expected");
+        .expect_err("one part expected");
     assert!(matches!(err, UploadError::BadRequest(_)), "{err:?}");
     assert_eq!(f.state(ticket.file_id).await, UploadState::Open);
     assert_eq!(f.counted().await, 100);
@@ -286,8 +280,7 @@ async fn an_import_the_store_refuses_releases_its_reservation() {
     };
     let err = uploads::import_url(&broken, &importer, &f.uploader, &body)
         .await
-        .err()
-        .expect("the store is down");
+        .expect_err("the store is down");
     assert!(matches!(err, UploadError::Objects(_)), "{err:?}");
     assert_eq!(f.counted().await, 0);
 }
@@ -316,8 +309,7 @@ async fn an_import_larger_than_the_room_left_is_refused_before_any_reservation()
     };
     let err = uploads::import_url(&f.context, &importer, &f.uploader, &body)
         .await
-        .err()
-        .expect("over quota");
+        .expect_err("over quota");
     assert!(matches!(err, UploadError::QuotaExceeded(_)), "{err:?}");
     assert_eq!(f.counted().await, 0);
 }

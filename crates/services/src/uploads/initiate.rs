@@ -53,7 +53,7 @@ impl UploadMode {
 }
 
 /// Where and how to upload the bytes.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UploadTicket {
     /// `single` (one presigned PUT) or `multipart` (one presigned PUT per part).
     pub mode: UploadMode,
@@ -78,7 +78,7 @@ pub struct UploadTicket {
     pub part_urls: Option<Vec<PartUrl>>,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PartUrl {
     pub part_number: u32,
     pub url: String,
