@@ -11,6 +11,7 @@ mod blobs;
 mod downloads;
 mod headers;
 mod passwords;
+mod probes;
 mod serve;
 
 use std::future::Future;
@@ -166,26 +167,26 @@ pub fn router(state: FilesState) -> Router {
         .route(
             "/s/{token}",
             get(serve::share)
-                .options(serve::preflight)
-                .fallback(serve::method_not_allowed),
+                .options(probes::preflight)
+                .fallback(probes::method_not_allowed),
         )
         .route(
             "/d/{signed}",
             get(serve::download)
-                .options(serve::preflight)
-                .fallback(serve::method_not_allowed),
+                .options(probes::preflight)
+                .fallback(probes::method_not_allowed),
         );
     // Every layer costs on the hottest path; this one only when it has work to do.
     if state.per_ip.is_some() {
         links = links.route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            serve::limit_per_ip,
+            probes::limit_per_ip,
         ));
     }
     Router::new()
-        .route("/healthz", get(serve::healthz))
-        .route("/readyz", get(serve::readyz))
-        .route("/metrics", get(serve::metrics))
+        .route("/healthz", get(probes::healthz))
+        .route("/readyz", get(probes::readyz))
+        .route("/metrics", get(probes::metrics))
         .merge(links)
         .route_layer(axum::middleware::from_fn_with_state(
             fluidcloud_http::observe::RequestMetrics {
@@ -195,7 +196,7 @@ pub fn router(state: FilesState) -> Router {
             fluidcloud_http::observe::track,
         ))
         .layer(axum::middleware::from_fn(fluidcloud_http::observe::traced))
-        .fallback(serve::not_found)
+        .fallback(probes::not_found)
         .with_state(state)
 }
 

@@ -7,6 +7,7 @@
 //! names an S3 store, objects go to it (see [`objects`]).
 
 pub mod app;
+pub mod client;
 pub mod db;
 pub mod objects;
 

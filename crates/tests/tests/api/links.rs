@@ -266,7 +266,7 @@ async fn link_lookups(app: &TestApp) -> String {
         .await
         .unwrap();
     text.lines()
-        .find_map(|line| line.strip_prefix("fluidcloud_link_cache_misses "))
+        .find_map(|line| line.strip_prefix("fluidcloud_link_cache_misses_total "))
         .expect("the files server reports its link cache")
         .to_owned()
 }
