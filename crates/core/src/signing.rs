@@ -12,6 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
+use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -92,6 +93,7 @@ impl Signer {
             if !plain {
                 return Err(SigningError::BadId(id.clone()));
             }
+            let secret = secret.expose_secret();
             if secret.len() < 16 {
                 return Err(SigningError::TooShort(id.clone()));
             }
@@ -230,7 +232,7 @@ mod tests {
             current: current.into(),
             keys: keys
                 .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .map(|(k, v)| (k.to_string(), v.to_string().into()))
                 .collect(),
         })
         .unwrap()
@@ -338,7 +340,7 @@ mod tests {
     fn bad_key_settings_are_refused() {
         let settings = |current: &str, id: &str, secret: &str| SigningSettings {
             current: current.into(),
-            keys: [(id.to_string(), secret.to_string())].into(),
+            keys: [(id.to_string(), secret.into())].into(),
         };
         assert!(Signer::new(&settings("k2", "k1", "long enough secret!")).is_err());
         assert!(Signer::new(&settings("k1", "k1", "short")).is_err());

@@ -10,6 +10,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool, Transaction};
 
 use chrono::{DateTime, Utc};
+use fluidcloud_core::config::ExposeSecret;
 
 use crate::changes::{Change, ChangeFeed};
 use crate::error::{StoreError, StoreResult};
@@ -352,7 +353,7 @@ impl Store {
     pub async fn open_for_service(
         settings: &fluidcloud_core::config::DatabaseSettings,
     ) -> StoreResult<Store> {
-        let store = Store::connect(&settings.url, &settings.into()).await?;
+        let store = Store::connect(settings.url.expose_secret(), &settings.into()).await?;
         store.check_schema().await?;
         store.start_change_feed();
         Ok(store)
