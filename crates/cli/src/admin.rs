@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use fluidcloud_core::api_key::KeyMode;
+use fluidcloud_core::config::ExposeSecret;
 use fluidcloud_core::model::{Plan, RateLimits};
 use fluidcloud_core::scope::Scopes;
 use fluidcloud_db::{NewApiKey, NewTenant, RescanFilter, Store, TenantUpdate};
@@ -171,7 +172,11 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             }
             crate::sqlite_url(&dir)
         }
-        (None, None) => fluidcloud_core::config::Settings::load(None)?.database.url,
+        (None, None) => fluidcloud_core::config::Settings::load(None)?
+            .database
+            .url
+            .expose_secret()
+            .to_owned(),
     };
     let store = Store::connect(&url, &Default::default())
         .await

@@ -12,7 +12,7 @@ use anyhow::Context;
 use clap::Args;
 use figment::providers::Serialized;
 use fluidcloud_core::api_key::{KeyMode, PresentedKey};
-use fluidcloud_core::config::Settings;
+use fluidcloud_core::config::{ExposeSecret, Settings};
 use fluidcloud_core::model::Plan;
 use fluidcloud_core::runtime::{init_logging, shutdown_signal};
 use fluidcloud_core::scope::Scopes;
@@ -57,7 +57,11 @@ pub async fn run(mut args: DevArgs) -> anyhow::Result<()> {
     let settings = Arc::new(dev_settings(&args)?);
     init_logging(&settings.log);
 
-    let store = Store::connect(&settings.database.url, &(&settings.database).into()).await?;
+    let store = Store::connect(
+        settings.database.url.expose_secret(),
+        &(&settings.database).into(),
+    )
+    .await?;
     store.migrate().await?;
     let key = ensure_dev_key(&store, &args.data_dir).await?;
     store.start_change_feed();

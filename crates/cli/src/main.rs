@@ -26,9 +26,14 @@ enum Command {
     Dev(dev::DevArgs),
     /// Apply pending schema migrations.
     Migrate {
-        /// postgres://… or sqlite://…
-        #[arg(long, env = "FLUIDCLOUD__DATABASE__URL")]
-        database_url: String,
+        /// postgres://… or sqlite://… (or read from the file that
+        /// FLUIDCLOUD__DATABASE__URL_FILE names)
+        #[arg(
+            long,
+            env = "FLUIDCLOUD__DATABASE__URL",
+            required = std::env::var_os("FLUIDCLOUD__DATABASE__URL_FILE").is_none()
+        )]
+        database_url: Option<String>,
     },
     /// Manage tenants and API keys. Prints JSON on stdout.
     Admin(admin::AdminArgs),
@@ -46,7 +51,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Dev(args) => dev::run(args).await,
-            Command::Migrate { database_url } => migrate(&database_url).await,
+            Command::Migrate { database_url } => migrate(database_url).await,
             Command::Admin(args) => admin::run(args).await,
         }
     });
@@ -59,7 +64,16 @@ fn main() -> ExitCode {
     }
 }
 
-async fn migrate(database_url: &str) -> anyhow::Result<()> {
+async fn migrate(database_url: Option<String>) -> anyhow::Result<()> {
+    use fluidcloud_core::config::{ExposeSecret, Settings};
+    let database_url = &match database_url {
+        Some(url) => url,
+        None => Settings::load(None)?
+            .database
+            .url
+            .expose_secret()
+            .to_owned(),
+    };
     let store = fluidcloud_db::Store::connect(database_url, &Default::default()).await?;
     store.migrate().await?;
     store.close().await;

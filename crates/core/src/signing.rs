@@ -12,6 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
+use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -92,6 +93,7 @@ impl Signer {
             if !plain {
                 return Err(SigningError::BadId(id.clone()));
             }
+            let secret = secret.expose_secret();
             if secret.len() < 16 {
                 return Err(SigningError::TooShort(id.clone()));
             }
@@ -111,27 +113,31 @@ impl Signer {
         })
     }
 
-    fn mac(&self, key_id: &str, purpose: &[u8], payload: &[u8]) -> Option<[u8; MAC_BYTES]> {
+    /// The MAC state of `key_id` over `purpose` and `payload`, ready to finalize.
+    fn keyed(&self, key_id: &str, purpose: &[u8], payload: &[u8]) -> Option<Hmac<Sha256>> {
         let mut mac = self.keys.get(key_id)?.clone();
         mac.update(purpose);
         mac.update(b"\0");
         mac.update(payload);
-        let full = mac.finalize().into_bytes();
+        Some(mac)
+    }
+
+    fn mac(&self, key_id: &str, purpose: &[u8], payload: &[u8]) -> Option<[u8; MAC_BYTES]> {
+        let full = self
+            .keyed(key_id, purpose, payload)?
+            .finalize()
+            .into_bytes();
         let mut short = [0u8; MAC_BYTES];
         short.copy_from_slice(&full[..MAC_BYTES]);
         Some(short)
     }
 
     fn verify(&self, key_id: &str, purpose: &[u8], payload: &[u8], presented: &[u8]) -> bool {
-        match self.mac(key_id, purpose, payload) {
-            // Constant-time comparison: timing must not reveal how much matched.
-            Some(expected) => {
-                presented.len() == MAC_BYTES
-                    && expected
-                        .iter()
-                        .zip(presented)
-                        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                        == 0
+        match self.keyed(key_id, purpose, payload) {
+            // `verify_truncated_left` accepts any length up to the full MAC; tokens
+            // carry exactly MAC_BYTES. It compares in constant time.
+            Some(mac) => {
+                presented.len() == MAC_BYTES && mac.verify_truncated_left(presented).is_ok()
             }
             None => false,
         }
@@ -226,7 +232,7 @@ mod tests {
             current: current.into(),
             keys: keys
                 .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .map(|(k, v)| (k.to_string(), v.to_string().into()))
                 .collect(),
         })
         .unwrap()
@@ -276,6 +282,33 @@ mod tests {
     }
 
     #[test]
+    fn only_the_full_truncated_mac_verifies() {
+        let s = signer("k1", &[("k1", "first secret of sixteen+")]);
+        let (token, _) = s.mint_share_token();
+        let (head, mac) = token.rsplit_once('.').unwrap();
+        let mac = URL_SAFE_NO_PAD.decode(mac).unwrap();
+        assert_eq!(mac.len(), MAC_BYTES);
+        // A correct prefix of the MAC, or the MAC with more of the HMAC after it, is
+        // not the MAC a token carries.
+        let full = s
+            .keyed("k1", b"share", head.split('.').next().unwrap().as_bytes())
+            .unwrap()
+            .finalize()
+            .into_bytes();
+        for presented in [
+            &mac[..MAC_BYTES - 1],
+            &mac[..1],
+            &full[..MAC_BYTES + 1],
+            &full[..],
+        ] {
+            let forged = format!("{head}.{}", URL_SAFE_NO_PAD.encode(presented));
+            assert!(!s.verify_share_token(&forged), "{} bytes", presented.len());
+        }
+        let exact = format!("{head}.{}", URL_SAFE_NO_PAD.encode(&full[..MAC_BYTES]));
+        assert!(s.verify_share_token(&exact));
+    }
+
+    #[test]
     fn download_grants_round_trip_and_resist_tampering() {
         let s = signer("k1", &[("k1", "first secret of sixteen+")]);
         let grant = DownloadGrant {
@@ -307,7 +340,7 @@ mod tests {
     fn bad_key_settings_are_refused() {
         let settings = |current: &str, id: &str, secret: &str| SigningSettings {
             current: current.into(),
-            keys: [(id.to_string(), secret.to_string())].into(),
+            keys: [(id.to_string(), secret.into())].into(),
         };
         assert!(Signer::new(&settings("k2", "k1", "long enough secret!")).is_err());
         assert!(Signer::new(&settings("k1", "k1", "short")).is_err());

@@ -16,6 +16,8 @@ use sqlx::{PgPool, SqlitePool, Transaction};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
+use fluidcloud_core::config::ExposeSecret;
+
 use crate::changes::{self, Change, ChangeFeed};
 use crate::error::{StoreError, StoreResult};
 use crate::migrations;
@@ -151,7 +153,7 @@ impl Store {
     pub async fn open_for_service(
         settings: &fluidcloud_core::config::DatabaseSettings,
     ) -> StoreResult<Store> {
-        let store = Store::connect(&settings.url, &settings.into()).await?;
+        let store = Store::connect(settings.url.expose_secret(), &settings.into()).await?;
         store.check_schema().await?;
         store.start_change_feed();
         Ok(store)

@@ -5,6 +5,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fluidcloud_core::config::ExposeSecret;
 use fluidcloud_tests::TestApp;
 use fluidcloud_tests::app::ApiClient;
 use serde_json::{Value, json};
@@ -62,7 +63,7 @@ fn files_process(app: &TestApp) -> (Server, String) {
         .env("FLUIDCLOUD__STORAGE__ACCESS_KEY_ID", &storage.access_key_id)
         .env(
             "FLUIDCLOUD__STORAGE__SECRET_ACCESS_KEY",
-            &storage.secret_access_key,
+            storage.secret_access_key.expose_secret(),
         )
         .env("FLUIDCLOUD__FILES__LISTEN", format!("127.0.0.1:{port}"))
         .env(
@@ -74,7 +75,7 @@ fn files_process(app: &TestApp) -> (Server, String) {
                 "FLUIDCLOUD__SIGNING__KEYS__{}",
                 app.settings.signing.current.to_uppercase()
             ),
-            &app.settings.signing.keys[&app.settings.signing.current],
+            app.settings.signing.keys[&app.settings.signing.current].expose_secret(),
         )
         .env("FLUIDCLOUD__LOG__LEVEL", "warn")
         .stdout(Stdio::null())

@@ -16,7 +16,7 @@ async fn main() {
         region: "us-east-1".into(),
         bucket: args[2].clone(),
         access_key_id: args[3].clone(),
-        secret_access_key: args[4].clone(),
+        secret_access_key: args[4].clone().into(),
         force_path_style: true,
     });
     let key = "bench/read-throughput";

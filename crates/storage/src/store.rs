@@ -10,6 +10,7 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use fluidcloud_core::config::{ExposeSecret, SecretString};
 
 /// Where the store is and how to sign for it.
 #[derive(Debug, Clone)]
@@ -22,7 +23,7 @@ pub struct StoreSettings {
     pub region: String,
     pub bucket: String,
     pub access_key_id: String,
-    pub secret_access_key: String,
+    pub secret_access_key: SecretString,
     /// Path-style addressing (`endpoint/bucket/key`); most self-hosted stores need it.
     pub force_path_style: bool,
 }
@@ -105,7 +106,7 @@ pub struct ObjectStore {
 fn client(settings: &StoreSettings, endpoint: &str) -> Client {
     let credentials = Credentials::new(
         &settings.access_key_id,
-        &settings.secret_access_key,
+        settings.secret_access_key.expose_secret(),
         None,
         None,
         "fluidcloud-config",

@@ -57,13 +57,13 @@ pub fn init_test_logging() {
 /// scanner the environment names.
 pub fn test_settings(database_url: &str, objects: &TestObjects) -> Settings {
     let mut settings = Settings::load(None).expect("default settings");
-    settings.database.url = database_url.to_owned();
+    settings.database.url = database_url.into();
     // Production has no default signing key; each test app gets its own.
     settings.signing.current = "test".into();
-    settings
-        .signing
-        .keys
-        .insert("test".into(), fluidcloud_core::signing::generate_secret());
+    settings.signing.keys.insert(
+        "test".into(),
+        fluidcloud_core::signing::generate_secret().into(),
+    );
     let storage = &mut settings.storage;
     storage.endpoint.clone_from(&objects.settings.endpoint);
     storage.public_endpoint = String::new();

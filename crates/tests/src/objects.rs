@@ -36,7 +36,7 @@ impl TestObjects {
                     region: env_or("FLUIDCLOUD_TEST_S3_REGION", "us-east-1"),
                     bucket: env_or("FLUIDCLOUD_TEST_S3_BUCKET", "fluidcloud-test"),
                     access_key_id: env_or("FLUIDCLOUD_TEST_S3_ACCESS_KEY", ""),
-                    secret_access_key: env_or("FLUIDCLOUD_TEST_S3_SECRET_KEY", ""),
+                    secret_access_key: env_or("FLUIDCLOUD_TEST_S3_SECRET_KEY", "").into(),
                     force_path_style: true,
                 },
                 None,
