@@ -6,6 +6,7 @@ mod api {
     mod auth;
     mod files;
     mod folders;
+    mod hostile;
     mod import;
     mod links;
     mod matrices;
