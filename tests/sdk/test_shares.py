@@ -1,12 +1,17 @@
 """Raw links through the official SDK: public hotlinks, expiring links, owner downloads,
 listing and revoking — and plain GETs of the URLs it hands out."""
 
+import hashlib
+import os
 import time
 
 import httpx
 import pytest
 from fluidcloud import ConflictError, NotFoundError
 from fluidcloud.models import Link, Share
+
+
+MIB = 1024 * 1024
 
 
 def get(url, **kwargs):
@@ -33,6 +38,22 @@ def test_upload_public_then_plain_get(fc, space):
     assert response.headers["cache-control"] == "public, max-age=3600"
     assert response.headers["content-disposition"].startswith("inline;")
     assert "set-cookie" not in response.headers
+
+
+@pytest.mark.parametrize("mib", [20, 120])
+def test_large_public_uploads_are_shared_at_once(fc, space, tmp_path, mib):
+    # The SDK shares right after complete, without polling: complete must answer with
+    # the verdict (120 MiB is a multipart upload).
+    path = tmp_path / "video.bin"
+    data = os.urandom(mib * MIB + 321)
+    path.write_bytes(data)
+    uploaded = fc.files.upload(str(path), space_id=space.id, public=True,
+                               content_type="application/octet-stream")
+    assert uploaded.scan_status == "clean"
+    assert uploaded.public_url and "/s/" in uploaded.public_url
+    response = httpx.get(uploaded.public_url, timeout=120)
+    assert response.status_code == 200
+    assert hashlib.sha256(response.content).digest() == hashlib.sha256(data).digest()
 
 
 def test_public_url_and_signed_url(fc, space):

@@ -64,6 +64,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(uploads::initiate))
         .routes(routes!(uploads::complete))
         .routes(routes!(uploads::import_url))
+        .routes(routes!(uploads::cancel))
         .routes(routes!(files::list_files))
         .routes(routes!(files::resolve_file))
         .routes(routes!(

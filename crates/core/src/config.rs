@@ -102,7 +102,11 @@ pub struct RateLimitSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct UploadSettings {
-    pub expiry_secs: u64,
+    /// Seconds a single-PUT upload URL stays valid; the upload (and its reservation)
+    /// lapses with it.
+    pub url_ttl_secs: u64,
+    /// Seconds a multipart upload's part URLs stay valid; the upload lapses with them.
+    pub part_url_ttl_secs: u64,
     pub multipart_threshold_bytes: u64,
     pub min_part_size_bytes: u64,
     pub max_parts: u64,
@@ -123,7 +127,9 @@ pub struct ScanSettings {
     pub timeout_secs: u64,
     /// Empty: only the EICAR signature.
     pub signatures_file: String,
-    pub inline_max_bytes: u64,
+    /// Seconds `complete` waits for a scan verdict before answering `pending`
+    /// (0: never scans inline).
+    pub inline_budget_secs: u64,
     pub max_bytes: u64,
 }
 
@@ -223,6 +229,9 @@ pub enum ConfigError {
     /// A layer could not be read, or a value does not fit its setting.
     #[error("invalid configuration: {0}")]
     Invalid(#[from] Box<figment::Error>),
+    /// A value outside what the service can work with.
+    #[error("invalid configuration: {0}")]
+    OutOfRange(String),
     /// Keys that no setting has.
     #[error("invalid configuration: {}", KeyList(.0))]
     UnknownKeys(Vec<UnknownKey>),
@@ -316,9 +325,37 @@ impl Settings {
         if !unknown.is_empty() {
             return Err(ConfigError::UnknownKeys(unknown));
         }
-        figment
+        let settings: Settings = figment
             .extract()
-            .map_err(|e| ConfigError::Invalid(Box::new(e)))
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))?;
+        settings.check_ranges()?;
+        Ok(settings)
+    }
+
+    /// Values that parse but cannot work, refused at startup rather than at the first
+    /// request they would break.
+    pub fn check_ranges(&self) -> Result<(), ConfigError> {
+        /// SigV4 presigned URLs cannot outlive a week.
+        const MAX_PRESIGN_SECS: u64 = 7 * 24 * 3600;
+        let out = |message: String| Err(ConfigError::OutOfRange(message));
+        for (key, value) in [
+            ("uploads.url_ttl_secs", self.uploads.url_ttl_secs),
+            ("uploads.part_url_ttl_secs", self.uploads.part_url_ttl_secs),
+        ] {
+            if !(1..=MAX_PRESIGN_SECS).contains(&value) {
+                return out(format!(
+                    "{key} = {value}: must be between 1 and {MAX_PRESIGN_SECS} seconds (7 days, the longest a presigned URL can live)"
+                ));
+            }
+        }
+        let budget = self.scan.inline_budget_secs;
+        let timeout = self.api.request_timeout_secs;
+        if budget > 0 && budget >= timeout {
+            return out(format!(
+                "scan.inline_budget_secs = {budget} must be below api.request_timeout_secs = {timeout}, or `complete` would time out before answering `pending`"
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -581,6 +618,31 @@ fn levenshtein(a: &str, b: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
+
+    fn with(overrides: &str) -> Result<Settings, ConfigError> {
+        Settings::from_figment(
+            &Figment::from(Toml::string(DEFAULT_TOML)).merge(Toml::string(overrides)),
+        )
+    }
+
+    #[test]
+    fn upload_ttls_and_the_scan_budget_out_of_range_are_refused() {
+        assert!(with("").is_ok());
+        for bad in [
+            "[uploads]\nurl_ttl_secs = 0",
+            "[uploads]\nurl_ttl_secs = 604801",
+            "[uploads]\npart_url_ttl_secs = 0",
+            "[scan]\ninline_budget_secs = 60",
+            "[scan]\ninline_budget_secs = 30\n[api]\nrequest_timeout_secs = 20",
+        ] {
+            let err = with(bad).expect_err(bad).to_string();
+            let key = bad.lines().last().unwrap().split(' ').next().unwrap();
+            assert!(err.contains(key), "{bad}: {err}");
+        }
+        assert!(with("[uploads]\nurl_ttl_secs = 604800").is_ok());
+        assert!(with("[scan]\ninline_budget_secs = 0").is_ok());
+    }
+
     use super::*;
 
     /// Every key of `config/default.toml` has its entry in docs/configuration.md

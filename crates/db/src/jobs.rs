@@ -100,8 +100,17 @@ pub(crate) trait Enqueue: sqlx::Database {
         run_at: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
+    /// When the last upload URL that can still write one of `object_keys` lapses, if
+    /// any can.
+    fn last_url_lapse(
+        conn: &mut Self::Connection,
+        object_keys: &[String],
+    ) -> impl Future<Output = Result<Option<DateTime<Utc>>, sqlx::Error>> + Send;
+
     /// Enqueues the deletion of these objects, [`DELETE_BATCH`] keys per job (no job
-    /// for no keys).
+    /// for no keys). Where an upload URL for one of the keys is still valid, the batch
+    /// is erased once more a minute after it lapses: a client holding the URL could
+    /// otherwise put the bytes back, unrecorded and uncharged.
     fn enqueue_deletes(
         conn: &mut Self::Connection,
         object_keys: &[String],
@@ -113,13 +122,48 @@ pub(crate) trait Enqueue: sqlx::Database {
                     object_keys: batch.to_vec(),
                 };
                 Self::enqueue(&mut *conn, &delete, run_at).await?;
+                if let Some(lapse) = Self::last_url_lapse(&mut *conn, batch).await? {
+                    let again = lapse + TimeDelta::minutes(1);
+                    Self::enqueue(&mut *conn, &delete, again.max(run_at)).await?;
+                }
             }
             Ok(())
         }
     }
 }
 
+/// `SELECT expires_at FROM uploads WHERE object_key IN ($2, …) AND expires_at > $1`.
+fn url_lapses_sql(keys: usize) -> String {
+    let placeholders: Vec<String> = (2..keys + 2).map(|n| format!("${n}")).collect();
+    format!(
+        "SELECT expires_at FROM uploads WHERE expires_at > $1 AND object_key IN ({})",
+        placeholders.join(", ")
+    )
+}
+
+/// Both dialects run the same statement; only the connection type differs.
+macro_rules! last_url_lapse {
+    ($conn:expr, $keys:expr) => {{
+        if $keys.is_empty() {
+            return Ok(None);
+        }
+        let sql = url_lapses_sql($keys.len());
+        let mut query = sqlx::query_scalar::<_, DateTime<Utc>>(&sql).bind(now());
+        for key in $keys {
+            query = query.bind(key);
+        }
+        Ok(query.fetch_all($conn).await?.into_iter().max())
+    }};
+}
+
 impl Enqueue for sqlx::Postgres {
+    async fn last_url_lapse(
+        conn: &mut sqlx::PgConnection,
+        object_keys: &[String],
+    ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        last_url_lapse!(conn, object_keys)
+    }
+
     async fn enqueue(
         conn: &mut sqlx::PgConnection,
         kind: &JobKind,
@@ -141,6 +185,13 @@ impl Enqueue for sqlx::Postgres {
 }
 
 impl Enqueue for sqlx::Sqlite {
+    async fn last_url_lapse(
+        conn: &mut sqlx::SqliteConnection,
+        object_keys: &[String],
+    ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        last_url_lapse!(conn, object_keys)
+    }
+
     async fn enqueue(
         conn: &mut sqlx::SqliteConnection,
         kind: &JobKind,

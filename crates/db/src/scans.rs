@@ -103,10 +103,8 @@ impl Store {
             };
             if outcome.scan_status == ScanStatus::Infected {
                 release_used!(tx, tenant_id, size);
-                let erase = JobKind::DeleteObjects {
-                    object_keys: vec![object_key],
-                };
-                Db::enqueue(&mut tx, &erase, now() + chrono::TimeDelta::minutes(1)).await?;
+                let keys = [object_key];
+                Db::enqueue_deletes(&mut tx, &keys, now() + chrono::TimeDelta::minutes(1)).await?;
             }
             Db::publish(&mut tx, &Change::File(file_id)).await?;
             tx.commit().await?;

@@ -11,7 +11,7 @@ use crate::backend::{Dialect, Store};
 use crate::changes::{Change, Publish};
 use crate::error::{StoreError, StoreResult};
 use crate::files::{FILE_COLUMNS, IN_LIVE_SPACE};
-use crate::jobs::{Enqueue, JobKind};
+use crate::jobs::Enqueue;
 use crate::quota::{COUNTED_BYTES, counted_bytes};
 
 /// What permanently deleting a file freed.
@@ -134,10 +134,9 @@ impl Store {
                 .await?;
             let counted = counted_bytes(&file);
             release_used!(tx, tenant_id, counted);
-            let delete = JobKind::DeleteObjects {
-                object_keys: vec![file.object_key.clone()],
-            };
-            Db::enqueue(&mut tx, &delete, now() + chrono::TimeDelta::minutes(1)).await?;
+            // The caller erases the bytes at once; the job is there if that fails.
+            let keys = [file.object_key.clone()];
+            Db::enqueue_deletes(&mut tx, &keys, now() + chrono::TimeDelta::minutes(1)).await?;
             Db::publish(&mut tx, &Change::File(id)).await?;
             tx.commit().await?;
             Ok::<_, StoreError>((

@@ -238,14 +238,18 @@ impl ObjectStore {
             .ok_or_else(|| StorageError::Unavailable("the store returned no upload id".into()))
     }
 
-    /// A PUT URL for one part of a multipart upload.
+    /// A PUT URL for one part of a multipart upload, signed for exactly
+    /// `content_length` bytes: the store refuses a part of any other size.
     pub async fn presign_part(
         &self,
         key: &str,
         upload_id: &str,
         part_number: i32,
+        content_length: u64,
         valid_for: Duration,
     ) -> StorageResult<String> {
+        let length = i64::try_from(content_length)
+            .map_err(|_| StorageError::Rejected("part too large".into()))?;
         let presigned = self
             .presigner
             .upload_part()
@@ -253,6 +257,7 @@ impl ObjectStore {
             .key(key)
             .upload_id(upload_id)
             .part_number(part_number)
+            .content_length(length)
             .presigned(presigning(valid_for)?)
             .await
             .map_err(classify)?;

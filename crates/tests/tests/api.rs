@@ -16,5 +16,6 @@ mod api {
     mod scanning;
     mod shares;
     mod spaces;
+    mod upload_lifecycle;
     mod uploads;
 }

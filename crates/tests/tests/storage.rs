@@ -176,7 +176,13 @@ async fn multipart_uploads_complete_from_presigned_parts_and_abort_cleanly() {
     for (index, chunk) in data.chunks(part_size).enumerate() {
         let number = index as i32 + 1;
         let url = store
-            .presign_part(&key, &upload_id, number, Duration::from_secs(60))
+            .presign_part(
+                &key,
+                &upload_id,
+                number,
+                chunk.len() as u64,
+                Duration::from_secs(60),
+            )
             .await
             .unwrap();
         let response = put(&url, &[], chunk.to_vec()).await;
@@ -210,13 +216,34 @@ async fn multipart_uploads_complete_from_presigned_parts_and_abort_cleanly() {
         .await
         .unwrap();
     let url = store
-        .presign_part(&abandoned, &upload_id, 1, Duration::from_secs(60))
+        .presign_part(&abandoned, &upload_id, 1, 1024, Duration::from_secs(60))
         .await
         .unwrap();
     assert!(put(&url, &[], vec![1; 1024]).await.status().is_success());
     store.abort_multipart(&abandoned, &upload_id).await.unwrap();
     assert_eq!(store.head(&abandoned).await.unwrap(), None);
     store.delete(&key).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_part_url_accepts_exactly_the_signed_length() {
+    let objects = TestObjects::new().await;
+    let store = &objects.store;
+    let key = key();
+    let upload_id = store
+        .create_multipart(&key, "application/octet-stream")
+        .await
+        .unwrap();
+    let url = store
+        .presign_part(&key, &upload_id, 1, 1024, Duration::from_secs(60))
+        .await
+        .unwrap();
+    for wrong in [1023, 1025, 300 * 1024] {
+        let status = put(&url, &[], vec![7; wrong]).await.status();
+        assert_eq!(status, 403, "a {wrong}-byte part through a 1024-byte URL");
+    }
+    assert!(put(&url, &[], vec![7; 1024]).await.status().is_success());
+    store.abort_multipart(&key, &upload_id).await.unwrap();
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use fluidcloud_services::uploads::{
 use crate::AppState;
 use crate::auth::{Authorized, FilesWrite};
 use crate::error::ApiError;
-use crate::extract::Json;
+use crate::extract::{Json, PathId};
 
 fn uploader(auth: &Authorized<FilesWrite>) -> Uploader {
     Uploader {
@@ -37,9 +37,9 @@ pub async fn initiate(
     Ok(axum::Json(ticket))
 }
 
-/// Turns an uploaded object into a file. Files up to `scan.inline_max_bytes` are
-/// scanned before the answer, which is then already `clean` (or not); larger ones
-/// answer `pending`. Repeating the same call returns the same file.
+/// Turns an uploaded object into a file and waits for its scan up to
+/// `scan.inline_budget_secs`: the answer is then already `clean`, `infected` or
+/// `failed`; a slower scan answers `pending` and the worker finishes it. Repeating the same call returns the same file.
 #[utoipa::path(
     post, path = "/uploads/complete", tag = "uploads", request_body = CompleteUpload,
     security(("api_key" = ["files:write"]), ("bearer" = ["files:write"])),
@@ -69,4 +69,20 @@ pub async fn import_url(
     let file =
         uploads::import_url(&state.services(), &state.importer, &uploader(&auth), &body).await?;
     Ok((StatusCode::CREATED, axum::Json(file)))
+}
+
+/// Cancels an upload that was not completed: its reservation is released at once and
+/// what was sent is erased. Cancelling again is fine; a completed upload is 409.
+#[utoipa::path(
+    delete, path = "/uploads/{file_id}", tag = "uploads", params(("file_id" = Uuid, Path)),
+    security(("api_key" = ["files:write"]), ("bearer" = ["files:write"])),
+    responses((status = 204), (status = 404), (status = 409), (status = 422))
+)]
+pub async fn cancel(
+    auth: Authorized<FilesWrite>,
+    State(state): State<AppState>,
+    PathId(file_id): PathId,
+) -> Result<StatusCode, ApiError> {
+    uploads::cancel(&state.services(), &uploader(&auth), file_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

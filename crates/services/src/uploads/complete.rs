@@ -1,6 +1,8 @@
 //! Completing an upload: the object checked against the declaration, the upload turned
 //! into a file, and — for small files — the scan run before the answer.
 
+use chrono::{DateTime, Utc};
+use fluidcloud_core::config::Settings;
 use fluidcloud_core::model::{File, UploadState};
 use fluidcloud_core::names::{validate_client_key, validate_content_type, validate_entry_name};
 use fluidcloud_core::time::now;
@@ -52,9 +54,9 @@ fn fingerprint(body: &CompleteUpload) -> String {
     hex::encode(Sha256::digest(canonical))
 }
 
-/// Turns an uploaded object into a file. Files up to `scan.inline_max_bytes` are
-/// scanned before the answer, which is then already `clean` (or not); larger ones
-/// answer `pending`. Repeating the same call returns the same file. An object of the
+/// Turns an uploaded object into a file and scans it before answering, for at most
+/// `scan.inline_budget_secs`: the answer is then already `clean`, `infected` or
+/// `failed`; a scan that takes longer answers `pending` and the worker finishes it. Repeating the same call returns the same file. An object of the
 /// wrong size is deleted and its reservation released before the error is returned.
 pub async fn complete(
     context: &ServiceContext,
@@ -114,7 +116,6 @@ pub async fn complete(
         )));
     }
 
-    let inline = body.size <= context.settings.scan.inline_max_bytes;
     let completion = Completion {
         fingerprint,
         mime: body
@@ -124,12 +125,7 @@ pub async fn complete(
         original_name: body.original_name,
         sha256: body.sha256.unwrap_or_default(),
         client_key: body.client_key,
-        scan_at: now()
-            + if inline {
-                INLINE_SCAN_SAFETY_NET
-            } else {
-                chrono::TimeDelta::zero()
-            },
+        scan_at: scan_job_due(&context.settings),
     };
     let file = match context.store.complete_upload(&upload, &completion).await? {
         Completed::Created(file) => {
@@ -145,9 +141,7 @@ pub async fn complete(
             return repeat_completion(context, tenant, &current, &completion.fingerprint).await;
         }
     };
-    if inline {
-        scan_inline(context, file.id).await?;
-    }
+    scan_within_budget(context, file.id).await?;
     Ok(context.store.file(tenant, file.id).await?)
 }
 
@@ -199,19 +193,49 @@ async fn assemble_parts(
     }
 }
 
-/// Scans a just-completed file before answering. Without a verdict (scanner or store
-/// unreachable) the file stays pending and its scan job is made due at once.
-pub(super) async fn scan_inline(
+/// When a just-completed file's scan job becomes due: right away when nothing is
+/// scanned inline, else after the inline budget and a margin, so the job only runs if
+/// this process dies before recording the verdict (and never races the inline scan).
+pub(super) fn scan_job_due(settings: &Settings) -> DateTime<Utc> {
+    let budget = settings.scan.inline_budget_secs;
+    if budget == 0 {
+        return now();
+    }
+    now()
+        + chrono::TimeDelta::seconds(i64::try_from(budget).unwrap_or(i64::MAX / 2_000))
+        + INLINE_SCAN_SAFETY_NET
+}
+
+/// Scans a just-completed file before answering, for at most `scan.inline_budget_secs`:
+/// the answer then carries the verdict. Without one in time (a slow scan, the scanner
+/// or store unreachable) the file stays pending and its scan job is made due at once.
+pub(super) async fn scan_within_budget(
     context: &ServiceContext,
     file_id: Uuid,
 ) -> Result<(), UploadError> {
-    let verdict = match scan_file(context, file_id, false).await {
-        Ok(ScanRun::Retry(reason)) => Err(reason),
-        Ok(_) => Ok(()),
-        Err(err) => Err(format!("{err:#}")),
+    let budget = context.settings.scan.inline_budget_secs;
+    if budget == 0 {
+        return Ok(());
+    }
+    // A scan cut short records nothing: its verdict is one conditional write at the end.
+    let verdict = match tokio::time::timeout(
+        std::time::Duration::from_secs(budget),
+        scan_file(context, file_id, false),
+    )
+    .await
+    {
+        Ok(Ok(ScanRun::Retry(reason))) => Err(reason),
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(err)) => Err(format!("{err:#}")),
+        Err(_) => {
+            tracing::info!(%file_id, budget_secs = budget, "no verdict within the inline budget; the worker finishes the scan");
+            Err(String::new())
+        }
     };
     if let Err(reason) = verdict {
-        tracing::warn!(%file_id, reason, "no verdict inline; the worker will retry");
+        if !reason.is_empty() {
+            tracing::warn!(%file_id, reason, "no verdict inline; the worker will retry");
+        }
         context.store.expedite(&JobKind::Scan { file_id }).await?;
     }
     Ok(())

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::complete::scan_inline;
-use super::{INLINE_SCAN_SAFETY_NET, UploadError, Uploader};
+use super::complete::{scan_job_due, scan_within_budget};
+use super::{UploadError, Uploader};
 use crate::ServiceContext;
 use crate::fetch::{ImportError, Importer};
 
@@ -108,8 +108,9 @@ pub async fn import_url(
         .unwrap_or_else(|| "application/octet-stream".into());
     let size =
         i64::try_from(fetched.size).map_err(|_| UploadError::TooLarge("file too large".into()))?;
+    // No URL is handed out; the upload only has to outlive the put below.
     let expiry =
-        chrono::TimeDelta::seconds(i64::try_from(settings.uploads.expiry_secs).unwrap_or(86_400));
+        chrono::TimeDelta::seconds(i64::try_from(settings.uploads.url_ttl_secs).unwrap_or(3600));
     let upload = store
         .initiate_upload(&NewUpload {
             tenant_id: tenant,
@@ -137,19 +138,13 @@ pub async fn import_url(
         store.reject_upload(&upload).await?;
         return Err(err);
     }
-    let inline = fetched.size <= settings.scan.inline_max_bytes;
     let completion = Completion {
         fingerprint: format!("import-url:{}", fetched.sha256),
         original_name: name,
         mime: content_type,
         sha256: fetched.sha256.clone(),
         client_key: body.client_key.clone(),
-        scan_at: now()
-            + if inline {
-                INLINE_SCAN_SAFETY_NET
-            } else {
-                chrono::TimeDelta::zero()
-            },
+        scan_at: scan_job_due(settings),
     };
     context.metrics.imported();
     let Completed::Created(file) = store.complete_upload(&upload, &completion).await? else {
@@ -157,8 +152,6 @@ pub async fn import_url(
             "the import was interrupted; try again".into(),
         ));
     };
-    if inline {
-        scan_inline(context, file.id).await?;
-    }
+    scan_within_budget(context, file.id).await?;
     Ok(store.file(tenant, file.id).await?)
 }

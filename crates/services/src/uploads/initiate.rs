@@ -17,9 +17,6 @@ use uuid::Uuid;
 use super::{UploadError, Uploader};
 use crate::ServiceContext;
 
-/// SigV4 presigned URLs cannot outlive a week.
-const MAX_PRESIGN: Duration = Duration::from_secs(7 * 24 * 3600);
-
 #[derive(Deserialize, ToSchema)]
 pub struct InitiateUpload {
     pub original_name: String,
@@ -124,7 +121,13 @@ pub async fn initiate(
     let multipart = body.size >= uploads.multipart_threshold_bytes;
     let part_size =
         multipart.then(|| part_size(body.size, uploads.min_part_size_bytes, uploads.max_parts));
-    let valid_for = Duration::from_secs(uploads.expiry_secs);
+    // The upload lapses with its URLs: a URL can never outlive the reservation that
+    // pays for what is sent through it.
+    let valid_for = Duration::from_secs(if multipart {
+        uploads.part_url_ttl_secs
+    } else {
+        uploads.url_ttl_secs
+    });
     let upload = context
         .store
         .initiate_upload(&NewUpload {
@@ -141,15 +144,7 @@ pub async fn initiate(
                 + chrono::TimeDelta::from_std(valid_for).unwrap_or(chrono::TimeDelta::days(1)),
         })
         .await?;
-    match presign(
-        context,
-        &upload,
-        body.size,
-        part_size,
-        valid_for.min(MAX_PRESIGN),
-    )
-    .await
-    {
+    match presign(context, &upload, body.size, part_size, valid_for).await {
         Ok(ticket) => {
             context.metrics.upload_initiated(ticket.mode.as_str());
             Ok(ticket)
@@ -243,9 +238,12 @@ async fn part_urls(
     let mut urls = Vec::with_capacity(usize::try_from(parts).unwrap_or(0));
     for number in 1..=u32::try_from(parts).unwrap_or(u32::MAX) {
         let part = i32::try_from(number).unwrap_or(i32::MAX);
+        // Every part is exactly `part_size` but the last, which holds the rest.
+        let offset = u64::from(number - 1) * part_size;
+        let length = part_size.min(size - offset);
         let url = context
             .objects
-            .presign_part(&upload.object_key, multipart_id, part, valid_for)
+            .presign_part(&upload.object_key, multipart_id, part, length, valid_for)
             .await?;
         urls.push(PartUrl {
             part_number: number,

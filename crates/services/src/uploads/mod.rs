@@ -1,4 +1,4 @@
-//! The upload workflows: initiate, complete, import and their compensations.
+//! The upload workflows: initiate, complete, import, cancel and their compensations.
 //!
 //! Each is a sequence of steps over the metadata store and the object store where a
 //! later step can fail after an earlier one took something (a reservation, a multipart
@@ -6,6 +6,7 @@
 //! error, so no failure leaves a reservation held or bytes unaccounted for. The HTTP
 //! handlers only parse, authorize and call these.
 
+mod cancel;
 mod complete;
 mod import;
 mod initiate;
@@ -14,6 +15,7 @@ use fluidcloud_db::{QuotaExceeded, StoreError};
 use fluidcloud_storage::StorageError;
 use uuid::Uuid;
 
+pub use cancel::cancel;
 pub use complete::{CompleteUpload, CompletedPart, complete};
 pub use import::{ImportUrl, import_url};
 pub use initiate::{InitiateUpload, PartUrl, UploadMode, UploadTicket, initiate, part_size};

@@ -33,6 +33,7 @@ const SPEC_ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("POST", "/api/v1/uploads/initiate", Some("files:write")),
     ("POST", "/api/v1/uploads/complete", Some("files:write")),
     ("POST", "/api/v1/uploads/import-url", Some("files:write")),
+    ("DELETE", "/api/v1/uploads/{file_id}", Some("files:write")),
     ("GET", "/api/v1/files", Some("files:read")),
     ("GET", "/api/v1/files/resolve", Some("files:read")),
     ("GET", "/api/v1/files/{id}", Some("files:read")),
@@ -174,6 +175,8 @@ struct Owned {
     folder: Uuid,
     file: Uuid,
     share: Uuid,
+    /// An upload initiated and never sent.
+    upload: Uuid,
 }
 
 impl Owned {
@@ -189,6 +192,7 @@ impl Owned {
             "folders" => self.folder,
             "files" | "gdpr" => self.file,
             "shares" => self.share,
+            "uploads" => self.upload,
             other => panic!("no owned record for /{other}: extend the isolation matrix"),
         }
     }
@@ -208,11 +212,25 @@ async fn arrange_owned(a: &ApiClient) -> Owned {
         .await
         .expect(201)
         .id();
+    let upload = a
+        .post(
+            "/uploads/initiate",
+            &json!({ "original_name": "open.bin", "content_type": "application/octet-stream",
+                     "size": 3, "space_id": space }),
+        )
+        .await
+        .expect(200)
+        .body["file_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     Owned {
         space,
         folder,
         file,
         share,
+        upload,
     }
 }
 

@@ -53,8 +53,22 @@ async fn eicar_is_quarantined_its_bytes_erased_and_its_quota_released() {
 }
 
 #[tokio::test]
-async fn a_20_mib_file_is_scanned_by_the_worker() {
+async fn a_20_mib_file_is_clean_when_complete_answers() {
+    // Scanned within scan.inline_budget_secs: the SDK can share it at once.
     let app = TestApp::spawn().await;
+    let client = app.tenant().await;
+    let space = client.default_space().await;
+    let data: Vec<u8> = (0..20 * MIB).map(|i| (i % 251) as u8).collect();
+    let file = client
+        .upload(space, "big.bin", "application/octet-stream", &data)
+        .await;
+    assert_eq!(file["scan_status"], "clean", "{file}");
+    assert_eq!(file["status"], "ready");
+}
+
+#[tokio::test]
+async fn a_20_mib_file_is_scanned_by_the_worker() {
+    let app = TestApp::spawn_with(|s| s.scan.inline_budget_secs = 0).await;
     let client = app.tenant().await;
     let space = client.default_space().await;
     let data: Vec<u8> = (0..20 * MIB).map(|i| (i % 253) as u8).collect();
@@ -63,7 +77,7 @@ async fn a_20_mib_file_is_scanned_by_the_worker() {
         .await;
     assert_eq!(
         file["scan_status"], "pending",
-        "over scan.inline_max_bytes: answered before the scan"
+        "no inline budget: answered before the scan"
     );
     assert_eq!(file["status"], "draft");
     let file = client.wait_for_scan(file["id"].as_str().unwrap()).await;
@@ -96,6 +110,51 @@ async fn a_file_over_the_scan_limit_fails_instead_of_passing() {
         .upload(space, "x.txt", "text/plain", b"eleven byte")
         .await;
     assert_eq!(file["scan_status"], "failed");
+}
+
+#[tokio::test]
+async fn complete_answers_pending_when_the_scan_outlasts_its_budget() {
+    // A clamd that accepts and never answers: only the inline budget ends the wait.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = silent.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let app = TestApp::spawn_without_worker(move |s| {
+        s.scan.engine = fluidcloud_core::config::ScanEngine::Clamd;
+        s.scan.clamd_address = format!("tcp://{address}");
+        s.scan.timeout_secs = 600;
+        s.scan.inline_budget_secs = 1;
+    })
+    .await;
+    let client = app.tenant().await;
+    let space = client.default_space().await;
+    let started = std::time::Instant::now();
+    let file = client
+        .upload(space, "slow.txt", "text/plain", b"takes a while")
+        .await;
+    let took = started.elapsed();
+    assert_eq!(file["scan_status"], "pending");
+    assert!(
+        took >= Duration::from_secs(1),
+        "answered before the budget: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "the budget was not kept: {took:?}"
+    );
+    // The worker takes over at once: the scan job is due now, not after the safety net.
+    let id: uuid::Uuid = file["id"].as_str().unwrap().parse().unwrap();
+    let job = app
+        .store
+        .claim_job(Duration::from_secs(5))
+        .await
+        .unwrap()
+        .expect("the scan job is due");
+    assert_eq!(job.kind.as_ref().ok(), Some(&JobKind::Scan { file_id: id }));
 }
 
 #[tokio::test]
@@ -157,7 +216,7 @@ async fn an_unreachable_clamd_leaves_files_pending_and_retries() {
 
 #[tokio::test]
 async fn a_scan_whose_worker_died_is_taken_up_again() {
-    let app = TestApp::spawn_without_worker(|s| s.scan.inline_max_bytes = 0).await;
+    let app = TestApp::spawn_without_worker(|s| s.scan.inline_budget_secs = 0).await;
     let client = app.tenant().await;
     let space = client.default_space().await;
     let file = client
@@ -194,7 +253,7 @@ async fn a_scan_whose_worker_died_is_taken_up_again() {
 #[tokio::test]
 async fn a_scan_that_cannot_finish_fails_the_file_on_its_last_attempt() {
     use fluidcloud_services::scan::{ScanRun, scan_file};
-    let app = TestApp::spawn_without_worker(|s| s.scan.inline_max_bytes = 0).await;
+    let app = TestApp::spawn_without_worker(|s| s.scan.inline_budget_secs = 0).await;
     let client = app.tenant().await;
     let space = client.default_space().await;
     let uploaded = client

@@ -186,9 +186,45 @@ async fn a_wrong_sized_object_fails_complete_and_leaves_nothing() {
         .expect(200)
         .body;
     assert_eq!(quota(&client).await["bytes_reserved"], declared);
-    // Upload one byte less than declared.
+    // One byte less than declared: the ticket's last part URL, signed for its exact
+    // length, is refused by the store ...
     let short = bytes(declared - 1, 1);
-    let parts = client.put_parts(&ticket, &short).await;
+    let part_size = usize::try_from(ticket["part_size"].as_u64().unwrap()).unwrap();
+    let last = &ticket["part_urls"][1]["url"];
+    let refused = app
+        .http
+        .put(last.as_str().unwrap())
+        .body(short[part_size..].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    // ... so send the parts the way a store that checks no length would take them:
+    // through URLs signed for what is sent. `complete` must still refuse the object.
+    let (key, upload_id) = (
+        ticket["key"].as_str().unwrap(),
+        ticket["upload_id"].as_str().unwrap(),
+    );
+    let mut parts = Vec::new();
+    for (number, chunk) in (1..).zip(short.chunks(part_size)) {
+        let url = app
+            .services
+            .objects
+            .presign_part(
+                key,
+                upload_id,
+                number,
+                chunk.len() as u64,
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap();
+        let sent = app.http.put(url).body(chunk.to_vec()).send().await.unwrap();
+        assert!(sent.status().is_success());
+        let etag = sent.headers()["etag"].to_str().unwrap().to_owned();
+        parts.push(json!({ "PartNumber": number, "ETag": etag }));
+    }
+    let parts = Value::Array(parts);
     let mut body = ApiClient::completion(
         &ticket,
         space,
@@ -341,7 +377,7 @@ async fn concurrent_initiates_never_reserve_past_the_limit() {
 
 #[tokio::test]
 async fn expired_uploads_release_their_reservation_and_bytes() {
-    let app = TestApp::spawn_with(|s| s.uploads.expiry_secs = 1).await;
+    let app = TestApp::spawn_with(|s| s.uploads.url_ttl_secs = 1).await;
     let client = app
         .tenant_with_plan(Plan {
             bytes_limit: 10,
@@ -392,7 +428,7 @@ async fn expired_uploads_release_their_reservation_and_bytes() {
 #[tokio::test]
 async fn an_upload_past_its_expiry_is_gone_before_any_sweep() {
     // No worker: nothing marks the upload expired; its expiry alone must count.
-    let app = TestApp::spawn_without_worker(|s| s.uploads.expiry_secs = 1).await;
+    let app = TestApp::spawn_without_worker(|s| s.uploads.url_ttl_secs = 1).await;
     let client = app.tenant().await;
     let space = client.default_space().await;
     let ticket = client
