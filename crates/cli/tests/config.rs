@@ -35,14 +35,14 @@ fn dev_refuses_a_misspelt_variable() {
             "--s3-addr",
             "127.0.0.1:0",
         ],
-        &[("FLUIDCLOUD__UPLOADS__EXPIRY_SEC", "60")],
+        &[("FLUIDCLOUD__UPLOADS__URL_TTL_SEC", "60")],
     );
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains(
-            "unknown key `uploads.expiry_sec` in environment variable \
-             FLUIDCLOUD__UPLOADS__EXPIRY_SEC; did you mean FLUIDCLOUD__UPLOADS__EXPIRY_SECS"
+            "unknown key `uploads.url_ttl_sec` in environment variable \
+             FLUIDCLOUD__UPLOADS__URL_TTL_SEC; did you mean FLUIDCLOUD__UPLOADS__URL_TTL_SECS"
         ),
         "{stderr}"
     );
