@@ -24,8 +24,6 @@ pub enum InvalidName {
     SurroundingWhitespace,
     #[error("app must contain only ASCII letters, digits, '.', '_' or '-'")]
     NotAnIdentifier,
-    #[error("content type must look like type/subtype")]
-    NotAContentType,
 }
 
 /// Invisible characters that make a name read differently from what it is: direction
@@ -102,28 +100,6 @@ pub fn validate_app_name(app: &str) -> Result<(), InvalidName> {
     Ok(())
 }
 
-/// Checks a declared content type: `type/subtype` with optional `; parameters`, at most
-/// 255 characters of printable ASCII.
-pub fn validate_content_type(content_type: &str) -> Result<(), InvalidName> {
-    if content_type.is_empty() {
-        return Err(InvalidName::Empty);
-    }
-    if content_type.len() > 255 {
-        return Err(InvalidName::TooLong("255 characters"));
-    }
-    let essence = content_type.split(';').next().unwrap_or_default().trim();
-    let token = |s: &str| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
-    };
-    let printable = content_type.bytes().all(|b| (0x20..0x7f).contains(&b));
-    match essence.split_once('/') {
-        Some((kind, subtype)) if token(kind) && token(subtype) && printable => Ok(()),
-        _ => Err(InvalidName::NotAContentType),
-    }
-}
-
 /// Checks a client key (the caller's own name for a file): 1–255 bytes, no control
 /// characters.
 pub fn validate_client_key(key: &str) -> Result<(), InvalidName> {
@@ -175,29 +151,6 @@ mod tests {
         // 255 bytes is the limit, counted in UTF-8 bytes rather than characters.
         assert!(validate_entry_name(&"é".repeat(128)).is_err());
         assert!(validate_entry_name(&"x".repeat(256)).is_err());
-    }
-
-    #[test]
-    fn content_types() {
-        for ok in [
-            "image/png",
-            "text/plain; charset=utf-8",
-            "application/vnd.api+json",
-            "x-custom/x.y-z",
-        ] {
-            assert_eq!(validate_content_type(ok), Ok(()), "{ok:?}");
-        }
-        for bad in [
-            "",
-            "png",
-            "/png",
-            "image/",
-            "image/png\n",
-            "imäge/png",
-            "a b/c",
-        ] {
-            assert!(validate_content_type(bad).is_err(), "{bad:?}");
-        }
     }
 
     #[test]

@@ -34,6 +34,7 @@ const POSTGRES: &[Embedded] = migrations!("postgres":
     5 "0005_trash_retention",
     6 "0006_scanned_object_version",
     7 "0007_job_claims",
+    8 "0008_canonical_content_types",
 );
 
 const SQLITE: &[Embedded] = migrations!("sqlite":
@@ -44,6 +45,7 @@ const SQLITE: &[Embedded] = migrations!("sqlite":
     5 "0005_trash_retention",
     6 "0006_scanned_object_version",
     7 "0007_job_claims",
+    8 "0008_canonical_content_types",
 );
 
 #[derive(Debug)]

@@ -4,6 +4,7 @@
 
 mod api {
     mod auth;
+    mod content_types;
     mod files;
     mod folders;
     mod hostile;

@@ -3,8 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use fluidcloud_core::config::Settings;
+use fluidcloud_core::content_type::canonical_content_type;
 use fluidcloud_core::model::{File, UploadState};
-use fluidcloud_core::names::{validate_client_key, validate_content_type, validate_entry_name};
+use fluidcloud_core::names::{validate_client_key, validate_entry_name};
 use fluidcloud_core::time::now;
 use fluidcloud_db::jobs::JobKind;
 use fluidcloud_db::{Completed, Completion, Upload};
@@ -95,7 +96,7 @@ pub async fn complete(
             ));
         }
     }
-    check_matches_upload(&body, &upload)?;
+    check_matches_upload(&mut body, &upload)?;
     assemble_parts(context, &upload, &body).await?;
 
     let objects = &context.objects;
@@ -264,10 +265,11 @@ async fn repeat_completion(
 }
 
 /// The completing request must describe the upload that was initiated.
-fn check_matches_upload(body: &CompleteUpload, upload: &Upload) -> Result<(), UploadError> {
+fn check_matches_upload(body: &mut CompleteUpload, upload: &Upload) -> Result<(), UploadError> {
     validate_entry_name(&body.original_name)?;
-    if let Some(mime) = &body.mime {
-        validate_content_type(mime).map_err(|e| UploadError::BadRequest(format!("mime: {e}")))?;
+    if let Some(mime) = &mut body.mime {
+        *mime = canonical_content_type(mime)
+            .map_err(|e| UploadError::Unprocessable(format!("mime: {e}")))?;
     }
     if let Some(client_key) = &body.client_key {
         validate_client_key(client_key)

@@ -1,9 +1,10 @@
 //! Importing from a URL: fetched to a temporary file, put in the store, completed and
 //! scanned like an upload.
 
+use fluidcloud_core::content_type::canonical_content_type;
 use fluidcloud_core::model::File;
 use fluidcloud_core::names::{
-    DEFAULT_APP, validate_app_name, validate_client_key, validate_content_type, validate_entry_name,
+    DEFAULT_APP, validate_app_name, validate_client_key, validate_entry_name,
 };
 use fluidcloud_core::time::now;
 use fluidcloud_db::{Completed, Completion, NewUpload, QuotaExceeded};
@@ -103,8 +104,10 @@ pub async fn import_url(
         .unwrap_or_else(|| "download".into());
     let content_type = fetched
         .content_type
-        .clone()
-        .filter(|t| validate_content_type(t).is_ok())
+        .as_deref()
+        .and_then(|t| canonical_content_type(t).ok())
+        // Whatever the source claims beyond a plain type is not believed; the scan
+        // detects the real one from the bytes.
         .unwrap_or_else(|| "application/octet-stream".into());
     let size =
         i64::try_from(fetched.size).map_err(|_| UploadError::TooLarge("file too large".into()))?;

@@ -4,10 +4,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use fluidcloud_core::content_type::canonical_content_type;
 use fluidcloud_core::model::UNLIMITED;
-use fluidcloud_core::names::{
-    DEFAULT_APP, validate_app_name, validate_content_type, validate_entry_name,
-};
+use fluidcloud_core::names::{DEFAULT_APP, validate_app_name, validate_entry_name};
 use fluidcloud_core::time::now;
 use fluidcloud_db::{NewUpload, Upload};
 use serde::{Deserialize, Serialize};
@@ -98,8 +97,10 @@ pub async fn initiate(
     body: &InitiateUpload,
 ) -> Result<UploadTicket, UploadError> {
     validate_entry_name(&body.original_name)?;
-    validate_content_type(&body.content_type)
-        .map_err(|e| UploadError::BadRequest(format!("content_type: {e}")))?;
+    // Stored and served canonical; the PUT is signed for the type as declared, which
+    // is what the client will send.
+    let content_type = canonical_content_type(&body.content_type)
+        .map_err(|e| UploadError::Unprocessable(format!("content_type: {e}")))?;
     let app = body.app.as_deref().unwrap_or(DEFAULT_APP);
     validate_app_name(app)?;
     let uploads = &context.settings.uploads;
@@ -135,7 +136,7 @@ pub async fn initiate(
             space_id: body.space_id,
             folder_id: body.folder_id,
             original_name: body.original_name.clone(),
-            content_type: body.content_type.clone(),
+            content_type,
             size,
             source_app: app.to_owned(),
             part_size: part_size.and_then(|p| i64::try_from(p).ok()),
@@ -144,7 +145,8 @@ pub async fn initiate(
                 + chrono::TimeDelta::from_std(valid_for).unwrap_or(chrono::TimeDelta::days(1)),
         })
         .await?;
-    match presign(context, &upload, body.size, part_size, valid_for).await {
+    let declared = body.content_type.trim_matches([' ', '\t']);
+    match presign(context, &upload, declared, body.size, part_size, valid_for).await {
         Ok(ticket) => {
             context.metrics.upload_initiated(ticket.mode.as_str());
             Ok(ticket)
@@ -162,6 +164,7 @@ pub async fn initiate(
 async fn presign(
     context: &ServiceContext,
     upload: &Upload,
+    declared_type: &str,
     size: u64,
     part_size: Option<u64>,
     valid_for: Duration,
@@ -181,7 +184,7 @@ async fn presign(
     match part_size {
         None => {
             let presigned = objects
-                .presign_put(&upload.object_key, &upload.content_type, size, valid_for)
+                .presign_put(&upload.object_key, declared_type, size, valid_for)
                 .await?;
             ticket.upload_url = Some(presigned.url);
             ticket.headers = Some(

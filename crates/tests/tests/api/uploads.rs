@@ -295,7 +295,7 @@ async fn complete_checks_what_it_is_told() {
         ("size", json!(-1), 422),
         ("space_id", json!(Uuid::new_v4()), 400),
         ("original_name", json!("a/b"), 400),
-        ("mime", json!("not a type"), 400),
+        ("mime", json!("not a type"), 422),
         ("upload_id", json!("something"), 400),
         ("parts", json!([{ "PartNumber": 1, "ETag": "x" }]), 400),
         ("file_id", json!("not-a-uuid"), 422),
@@ -328,7 +328,7 @@ async fn initiate_refuses_bad_input_before_reserving_anything() {
     let cases = [
         ("original_name", json!("../etc/passwd"), 400),
         ("original_name", json!(""), 400),
-        ("content_type", json!("nonsense"), 400),
+        ("content_type", json!("nonsense"), 422),
         ("content_type", json!(12), 422),
         ("size", json!(-5), 422),
         ("size", json!("ten"), 422),
