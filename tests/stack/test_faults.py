@@ -12,8 +12,9 @@ import httpx
 from conftest import MIB, eventually
 
 
-def test_a_worker_killed_during_a_scan_finishes_it_after_restart(api1, processes, space):
-    uploaded = api1.upload(space, "big.bin", os.urandom(64 * MIB))
+def test_a_worker_killed_during_a_scan_finishes_it_after_restart(api1, api2, processes, space):
+    # api2 scans nothing inline: the scan is the worker's.
+    uploaded = api2.upload(space, "big.bin", os.urandom(64 * MIB))
     assert uploaded["scan_status"] == "pending"
     # Once the worker has claimed the scan (64 MiB through clamd takes most of a
     # second), kill it without a chance to clean up.
