@@ -22,7 +22,8 @@ use url::Url;
 pub enum ImportError {
     #[error("url: {0}")]
     BadUrl(String),
-    #[error("url: {0} resolves to an address that is not public")]
+    /// Names the host as the client wrote it, never what it resolved to.
+    #[error("url: {0} is not on the public internet")]
     Forbidden(String),
     #[error("the URL answered HTTP {0}")]
     Status(u16),
@@ -92,17 +93,19 @@ pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
         IpAddr::V6(v6) => {
-            // IPv4 reached through IPv6 (mapped, compatible, NAT64) is judged as IPv4.
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public_v4(v4);
+            // IPv4 reached through IPv6 is judged as that IPv4 address: mapped
+            // (::ffff:a.b.c.d), translated (::ffff:0:a.b.c.d), NAT64 (64:ff9b::/96),
+            // 6to4 (2002:aabb:ccdd::/16) and both addresses inside Teredo (2001::/32).
+            let embedded = embedded_ipv4(v6);
+            if !embedded.is_empty() {
+                return embedded.into_iter().all(is_public_v4);
             }
             let segments = v6.segments();
-            if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-                let [a, b] = segments[6].to_be_bytes();
-                let [c, d] = segments[7].to_be_bytes();
-                return is_public_v4(Ipv4Addr::new(a, b, c, d));
-            }
             !(v6.is_loopback()
+                || (segments[0] == 0x64 && segments[1] == 0xff9b) // local-use NAT64 64:ff9b:1::/48 and the rest of 64:ff9b::/32
+                || segments[..4] == [0x100, 0, 0, 0] // discard-only 100::/64
+                || (segments[0] == 0x2001 && segments[1] == 0x2 && segments[2] == 0) // benchmarking 2001:2::/48
+                || (segments[0] == 0x2001 && (segments[1] & 0xfff0) == 0x10) // ORCHID 2001:10::/28
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (segments[0] & 0xfe00) == 0xfc00 // unique local, incl. fd00:ec2::254
@@ -111,6 +114,29 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || (segments[0] == 0x2001 && segments[1] == 0x0db8) // documentation
                 || segments[..6] == [0, 0, 0, 0, 0, 0]) // IPv4-compatible, ::, ::1
         }
+    }
+}
+
+/// The IPv4 addresses an IPv6 address carries by a standard embedding, if any.
+fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Vec<Ipv4Addr> {
+    let s = v6.segments();
+    let v4 = |high: u16, low: u16| {
+        let [a, b] = high.to_be_bytes();
+        let [c, d] = low.to_be_bytes();
+        Ipv4Addr::new(a, b, c, d)
+    };
+    if let Some(mapped) = v6.to_ipv4_mapped() {
+        return vec![mapped];
+    }
+    match s {
+        [0, 0, 0, 0, 0xffff, 0, high, low] => vec![v4(high, low)], // IPv4-translated
+        [0x64, 0xff9b, 0, 0, 0, 0, high, low] => vec![v4(high, low)], // NAT64
+        [0x2002, high, low, ..] => vec![v4(high, low)],               // 6to4
+        // Teredo: the server's address, and the client's with every bit flipped.
+        [0x2001, 0, server_high, server_low, _, _, client_high, client_low] => {
+            vec![v4(server_high, server_low), v4(!client_high, !client_low)]
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -165,10 +191,10 @@ impl AddressPolicy {
         match url.host() {
             None => Err(ImportError::BadUrl("the URL has no host".into())),
             Some(url::Host::Ipv4(ip)) if !self.permits(IpAddr::V4(ip)) => {
-                Err(ImportError::Forbidden(ip.to_string()))
+                Err(ImportError::Forbidden("the address".into()))
             }
             Some(url::Host::Ipv6(ip)) if !self.permits(IpAddr::V6(ip)) => {
-                Err(ImportError::Forbidden(ip.to_string()))
+                Err(ImportError::Forbidden("the address".into()))
             }
             Some(_) => Ok(()),
         }
@@ -191,9 +217,11 @@ impl reqwest::dns::Resolve for CheckedResolver {
             if addresses.is_empty() {
                 return Err(format!("{host} has no addresses").into());
             }
-            if let Some(denied) = addresses.iter().find(|a| !policy.permits(a.ip())) {
+            if addresses.iter().any(|a| !policy.permits(a.ip())) {
                 return Err(
-                    Box::new(ForbiddenAddress(format!("{host} ({})", denied.ip())))
+                    // The name only: what an internal name resolves to is none of the
+                    // client's business.
+                    Box::new(ForbiddenAddress(host))
                         as Box<dyn std::error::Error + Send + Sync>,
                 );
             }
@@ -340,8 +368,8 @@ fn describe(err: reqwest::Error) -> ImportError {
     if err.is_redirect() {
         let reason =
             std::error::Error::source(&err).map_or_else(|| err.to_string(), ToString::to_string);
-        if reason.contains("not public") {
-            return ImportError::Forbidden(reason);
+        if reason.contains("not on the public internet") {
+            return ImportError::Forbidden("a redirect's target".into());
         }
         return ImportError::Fetch(reason);
     }
@@ -388,7 +416,15 @@ mod tests {
 
     #[test]
     fn public_and_private_addresses() {
-        for public in ["8.8.8.8", "1.1.1.1", "2606:4700::1111", "93.184.216.34"] {
+        for public in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "2606:4700::1111",
+            "93.184.216.34",
+            "64:ff9b::808:808",
+            "2002:0808:0808::1",
+            "2001:0:0808:0808::f7f7:f7f7",
+        ] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
         for private in [
@@ -413,6 +449,21 @@ mod tests {
             "::ffff:10.0.0.1",
             "64:ff9b::a9fe:a9fe",
             "2001:db8::1",
+            // Local-use NAT64, whatever it embeds.
+            "64:ff9b:1::808:808",
+            "64:ff9b:1:0a00::1",
+            // IPv4-translated and 6to4 addresses judged by the IPv4 inside.
+            "::ffff:0:7f00:1",
+            "::ffff:0:a9fe:a9fe",
+            "2002:0a00:0001::1",
+            "2002:7f00:0001::",
+            "2002:a9fe:a9fe:1::1",
+            // Teredo with a private server or client.
+            "2001:0:0a00:0001::f5ff:fffe",
+            "2001:0:0808:0808::f5ff:fffe",
+            "100::1",
+            "2001:2::1",
+            "2001:10::1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }

@@ -125,12 +125,19 @@ async fn private_loopback_and_metadata_addresses_are_refused() {
         "http://169.254.169.254/latest/meta-data/".into(),
         "http://[fd00:ec2::254]/latest".into(),
         "http://0.0.0.0/".into(),
+        // IPv6 forms that carry a private IPv4 address, and local-use NAT64.
+        "http://[::ffff:0:7f00:1]/".into(),
+        "http://[2002:7f00:1::1]/".into(),
+        "http://[64:ff9b:1::a00:1]/".into(),
         "ftp://example.com/file".into(),
         "file:///etc/passwd".into(),
         "not a url".into(),
     ] {
         let reply = import(&client, &url).await;
         assert_eq!(reply.status.as_u16(), 400, "{url}: {}", reply.text);
+        // What a name resolves to is never told.
+        let detail = reply.detail().as_str().unwrap();
+        assert!(!detail.contains("127.0.0.1") && !detail.contains("::1"), "{url}: {detail}");
     }
     assert_eq!(client.get("/quota").await.body["bytes_used"], 0);
 }
