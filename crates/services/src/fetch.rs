@@ -16,6 +16,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use url::Url;
+use uuid::Uuid;
 
 /// Why an import could not be fetched. Every variant is the client's URL's doing.
 #[derive(Debug, thiserror::Error)]
@@ -131,9 +132,18 @@ fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Vec<Ipv4Addr> {
     match s {
         [0, 0, 0, 0, 0xffff, 0, high, low] => vec![v4(high, low)], // IPv4-translated
         [0x64, 0xff9b, 0, 0, 0, 0, high, low] => vec![v4(high, low)], // NAT64
-        [0x2002, high, low, ..] => vec![v4(high, low)],               // 6to4
+        [0x2002, high, low, ..] => vec![v4(high, low)],            // 6to4
         // Teredo: the server's address, and the client's with every bit flipped.
-        [0x2001, 0, server_high, server_low, _, _, client_high, client_low] => {
+        [
+            0x2001,
+            0,
+            server_high,
+            server_low,
+            _,
+            _,
+            client_high,
+            client_low,
+        ] => {
             vec![v4(server_high, server_low), v4(!client_high, !client_low)]
         }
         _ => Vec::new(),
@@ -221,8 +231,7 @@ impl reqwest::dns::Resolve for CheckedResolver {
                 return Err(
                     // The name only: what an internal name resolves to is none of the
                     // client's business.
-                    Box::new(ForbiddenAddress(host))
-                        as Box<dyn std::error::Error + Send + Sync>,
+                    Box::new(ForbiddenAddress(host)) as Box<dyn std::error::Error + Send + Sync>,
                 );
             }
             Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
@@ -244,6 +253,44 @@ pub struct Fetched {
     pub name_hint: Option<String>,
     /// One of `import.max_concurrent`, held as long as the temporary file lives.
     _slot: tokio::sync::OwnedSemaphorePermit,
+    /// One of the tenant's `import.max_concurrent_per_tenant`, likewise.
+    _tenant_slot: TenantSlot,
+}
+
+/// Imports in progress per tenant.
+type TenantSlots = Arc<std::sync::Mutex<std::collections::HashMap<Uuid, usize>>>;
+
+/// A tenant's share of the import slots, given back when dropped.
+struct TenantSlot {
+    slots: TenantSlots,
+    tenant: Uuid,
+}
+
+impl TenantSlot {
+    fn take(slots: &TenantSlots, tenant: Uuid, limit: usize) -> Option<TenantSlot> {
+        let mut held = slots.lock().unwrap_or_else(|e| e.into_inner());
+        let count = held.entry(tenant).or_default();
+        if *count >= limit {
+            return None;
+        }
+        *count += 1;
+        Some(TenantSlot {
+            slots: Arc::clone(slots),
+            tenant,
+        })
+    }
+}
+
+impl Drop for TenantSlot {
+    fn drop(&mut self) {
+        let mut held = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = held.get_mut(&self.tenant) {
+            *count -= 1;
+            if *count == 0 {
+                held.remove(&self.tenant);
+            }
+        }
+    }
 }
 
 /// The HTTP client for imports.
@@ -254,6 +301,9 @@ pub struct Importer {
     timeout: Duration,
     /// Imports holding temporary files may not exceed `import.max_concurrent`.
     slots: Arc<tokio::sync::Semaphore>,
+    /// Nor `import.max_concurrent_per_tenant` for any one tenant.
+    tenant_slots: TenantSlots,
+    per_tenant: usize,
 }
 
 impl Importer {
@@ -282,17 +332,28 @@ impl Importer {
             policy,
             timeout: Duration::from_secs(settings.timeout_secs),
             slots: Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent.max(1))),
+            tenant_slots: TenantSlots::default(),
+            per_tenant: settings.max_concurrent_per_tenant.max(1),
         })
     }
 
-    /// Downloads `url` into a temporary file of at most `max_bytes`.
-    pub async fn fetch(&self, url: &str, max_bytes: u64) -> Result<Fetched, ImportError> {
+    /// Downloads `url` for `tenant` into a temporary file of at most `max_bytes`.
+    pub async fn fetch(
+        &self,
+        tenant: Uuid,
+        url: &str,
+        max_bytes: u64,
+    ) -> Result<Fetched, ImportError> {
         let url = Url::parse(url).map_err(|e| ImportError::BadUrl(e.to_string()))?;
         self.policy.check_url(&url)?;
+        // The tenant's share first: a tenant at its limit never takes a global slot.
+        let tenant_slot = TenantSlot::take(&self.tenant_slots, tenant, self.per_tenant)
+            .ok_or(ImportError::Busy)?;
         let slot = Arc::clone(&self.slots)
             .try_acquire_owned()
             .map_err(|_| ImportError::Busy)?;
-        tokio::time::timeout(self.timeout, self.download(url, max_bytes, slot))
+        let slots = (slot, tenant_slot);
+        tokio::time::timeout(self.timeout, self.download(url, max_bytes, slots))
             .await
             .unwrap_or(Err(ImportError::Timeout(self.timeout.as_secs())))
     }
@@ -301,7 +362,7 @@ impl Importer {
         &self,
         url: Url,
         max_bytes: u64,
-        slot: tokio::sync::OwnedSemaphorePermit,
+        (slot, tenant_slot): (tokio::sync::OwnedSemaphorePermit, TenantSlot),
     ) -> Result<Fetched, ImportError> {
         let response = self.client.get(url).send().await.map_err(describe)?;
         if !response.status().is_success() {
@@ -352,6 +413,7 @@ impl Importer {
             content_type,
             name_hint,
             _slot: slot,
+            _tenant_slot: tenant_slot,
         })
     }
 }

@@ -142,6 +142,8 @@ pub struct ImportSettings {
     pub max_bytes: u64,
     pub max_redirects: usize,
     pub max_concurrent: usize,
+    /// Downloads one tenant may have in progress at once, within `max_concurrent`.
+    pub max_concurrent_per_tenant: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

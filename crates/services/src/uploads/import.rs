@@ -82,7 +82,7 @@ pub async fn import_url(
     }
     let fetch_limit = headroom.map_or(max_bytes, |room| room.min(max_bytes));
     let fetched = importer
-        .fetch(&body.url, fetch_limit)
+        .fetch(tenant, &body.url, fetch_limit)
         .await
         .map_err(|err| match err {
             // Stopped by the room left, not by a size limit: quota, unless the URL

@@ -137,7 +137,10 @@ async fn private_loopback_and_metadata_addresses_are_refused() {
         assert_eq!(reply.status.as_u16(), 400, "{url}: {}", reply.text);
         // What a name resolves to is never told.
         let detail = reply.detail().as_str().unwrap();
-        assert!(!detail.contains("127.0.0.1") && !detail.contains("::1"), "{url}: {detail}");
+        assert!(
+            !detail.contains("127.0.0.1") && !detail.contains("::1"),
+            "{url}: {detail}"
+        );
     }
     assert_eq!(client.get("/quota").await.body["bytes_used"], 0);
 }
@@ -276,6 +279,56 @@ async fn imports_past_the_concurrency_limit_are_told_to_retry() {
     stalled.expect(400);
     // The slot is free again.
     import(&client, &format!("{origin}/files/c.txt"))
+        .await
+        .expect(201);
+}
+
+#[tokio::test]
+async fn one_tenant_with_slow_sources_cannot_take_every_import_slot() {
+    let app = TestApp::spawn_with(|s| {
+        s.import.allowed_networks = vec!["127.0.0.1/32".into()];
+        s.import.timeout_secs = 3;
+        s.import.max_concurrent = 4;
+        s.import.max_concurrent_per_tenant = 2;
+    })
+    .await;
+    // A source that says when it is asked, then stalls.
+    let (asked, mut was_asked) = tokio::sync::mpsc::channel::<()>(4);
+    let stalling = Router::new().route(
+        "/stall",
+        get(move || {
+            let asked = asked.clone();
+            async move {
+                let _ = asked.send(()).await;
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "late"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stall_url = format!("http://{}/stall", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, stalling).await });
+    let origin = origin().await;
+    let greedy = app.tenant().await;
+    let other = app.tenant().await;
+    // The greedy tenant's two slow imports hold its share...
+    let first = import(&greedy, &stall_url);
+    let second = import(&greedy, &stall_url);
+    let meanwhile = async {
+        was_asked.recv().await;
+        was_asked.recv().await;
+        // ...its third is refused at once, while another tenant still imports.
+        let third = import(&greedy, &format!("{origin}/files/g.txt")).await;
+        let others = import(&other, &format!("{origin}/files/o.txt")).await;
+        (third, others)
+    };
+    let (first, second, (third, others)) = tokio::join!(first, second, meanwhile);
+    third.expect(503);
+    others.expect(201);
+    first.expect(400);
+    second.expect(400);
+    // Its share is free again.
+    import(&greedy, &format!("{origin}/files/h.txt"))
         .await
         .expect(201);
 }
