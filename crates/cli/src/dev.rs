@@ -17,7 +17,7 @@ use fluidcloud_core::model::Plan;
 use fluidcloud_core::runtime::{init_logging, shutdown_signal};
 use fluidcloud_core::scope::Scopes;
 use fluidcloud_db::{NewApiKey, NewTenant, Store};
-use fluidcloud_storage::embedded;
+use fluidcloud_storage::embedded::{self, Credentials};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -27,6 +27,8 @@ const DEV_TENANT: &str = "dev";
 const DEV_KEY_FILE: &str = "dev-key";
 /// The dev server's link-signing secret, beside its key.
 const SIGNING_KEY_FILE: &str = "signing-key";
+/// The embedded object store's key pair, in the data folder.
+const STORE_CREDENTIALS_FILE: &str = "store-credentials";
 
 #[derive(Args)]
 pub struct DevArgs {
@@ -45,8 +47,8 @@ pub struct DevArgs {
 }
 
 pub async fn run(mut args: DevArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    create_private_dir(&args.data_dir)?;
+    let credentials = dev_store_credentials(&args.data_dir)?;
     // Bound first: with port 0 the system picks, and every URL must name its choice.
     let api_listener = bind(args.api_addr, "API").await?;
     let files_listener = bind(args.files_addr, "files server").await?;
@@ -54,7 +56,7 @@ pub async fn run(mut args: DevArgs) -> anyhow::Result<()> {
     args.api_addr = api_listener.local_addr()?;
     args.files_addr = files_listener.local_addr()?;
     args.s3_addr = s3_listener.local_addr()?;
-    let settings = Arc::new(dev_settings(&args)?);
+    let settings = Arc::new(dev_settings(&args, &credentials)?);
     init_logging(&settings.log);
 
     let store = Store::connect(
@@ -75,7 +77,12 @@ pub async fn run(mut args: DevArgs) -> anyhow::Result<()> {
     };
 
     let mut tasks = tokio::task::JoinSet::new();
-    let objects = embedded::serve(&args.data_dir.join("objects"), s3_listener, until_stopped())?;
+    let objects = embedded::serve(
+        &args.data_dir.join("objects"),
+        &credentials,
+        s3_listener,
+        until_stopped(),
+    )?;
     tasks.spawn(objects);
     let state = fluidcloud_api::AppState::new(store.clone(), Arc::clone(&settings))?;
     state
@@ -124,7 +131,7 @@ pub async fn run(mut args: DevArgs) -> anyhow::Result<()> {
 
 /// The built-in defaults and `FLUIDCLOUD__*` variables, with the dev command's own
 /// choices (database location, addresses, readable logs) on top.
-fn dev_settings(args: &DevArgs) -> anyhow::Result<Settings> {
+fn dev_settings(args: &DevArgs, credentials: &Credentials) -> anyhow::Result<Settings> {
     let mut figment = Settings::figment(None);
     // Links need a signing key; unless the environment names one, a random one of
     // this data folder (links keep working across restarts, and never verify
@@ -160,11 +167,11 @@ fn dev_settings(args: &DevArgs) -> anyhow::Result<Settings> {
         .merge(Serialized::default("storage.bucket", "fluidcloud"))
         .merge(Serialized::default(
             "storage.access_key_id",
-            embedded::ACCESS_KEY_ID,
+            &credentials.access_key_id,
         ))
         .merge(Serialized::default(
             "storage.secret_access_key",
-            embedded::SECRET_ACCESS_KEY,
+            &credentials.secret_access_key,
         ))
         .merge(Serialized::default("storage.force_path_style", true))
         .merge(Serialized::default("log.format", "pretty"))
@@ -212,6 +219,46 @@ async fn ensure_dev_key(store: &Store, data_dir: &Path) -> anyhow::Result<String
         .await?;
     write_private(&key_file, &format!("{plaintext}\n"))?;
     Ok(plaintext)
+}
+
+/// The data folder, readable by its owner only (it holds the database, the objects
+/// and the keys); an existing folder is tightened.
+fn create_private_dir(path: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting {} to its owner", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The embedded store's key pair in `store-credentials` (access key, then secret),
+/// made at random on first use: each data folder has its own.
+fn dev_store_credentials(data_dir: &Path) -> anyhow::Result<Credentials> {
+    let path = data_dir.join(STORE_CREDENTIALS_FILE);
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let mut lines = existing.lines().map(str::trim);
+        if let (Some(access), Some(secret)) = (lines.next(), lines.next())
+            && !access.is_empty()
+            && secret.len() >= 32
+        {
+            return Ok(Credentials {
+                access_key_id: access.to_owned(),
+                secret_access_key: secret.to_owned(),
+            });
+        }
+    }
+    let credentials = Credentials::generate();
+    write_private(
+        &path,
+        &format!(
+            "{}\n{}\n",
+            credentials.access_key_id, credentials.secret_access_key
+        ),
+    )?;
+    Ok(credentials)
 }
 
 /// The secret in `signing-key`, made on first use.

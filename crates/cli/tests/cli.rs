@@ -113,8 +113,15 @@ fn dev_creates_a_key_once_and_reuses_it() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&key_file), 0o600);
+        assert_eq!(
+            mode(data.path()),
+            0o700,
+            "the data folder is its owner's only"
+        );
+        assert_eq!(mode(&data.path().join("store-credentials")), 0o600);
+        assert_eq!(mode(&data.path().join("signing-key")), 0o600);
     }
     assert_eq!(me_status(&dev.api, &key), 200);
     let status = dev.terminate();
@@ -229,6 +236,20 @@ fn admin_manages_tenants_and_keys_while_dev_runs() {
 fn admin_rescan_and_reconcile_run_against_a_dev_instance() {
     let data = tempfile::tempdir().unwrap();
     let dev = Dev::start(data.path());
+    // The store's key pair is the data folder's own: split it into the files the
+    // configuration reads secrets from.
+    let pair = std::fs::read_to_string(data.path().join("store-credentials")).unwrap();
+    let mut lines = pair.lines();
+    std::fs::write(
+        data.path().join("store-credentials.id"),
+        lines.next().unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        data.path().join("store-credentials.secret"),
+        lines.next().unwrap(),
+    )
+    .unwrap();
     let queued = admin(data.path(), &["rescan"]);
     assert_eq!(queued["queued"], 0, "nothing judged yet");
     let queued = admin(data.path(), &["rescan", "--scanned-before", "2026-01-01"]);
@@ -242,10 +263,13 @@ fn admin_rescan_and_reconcile_run_against_a_dev_instance() {
             "reconcile",
         ])
         .env("FLUIDCLOUD__STORAGE__ENDPOINT", &dev.s3)
-        .env("FLUIDCLOUD__STORAGE__ACCESS_KEY_ID", "fluidcloud-dev")
         .env(
-            "FLUIDCLOUD__STORAGE__SECRET_ACCESS_KEY",
-            "fluidcloud-dev-secret-key",
+            "FLUIDCLOUD__STORAGE__ACCESS_KEY_ID_FILE",
+            data.path().join("store-credentials.id"),
+        )
+        .env(
+            "FLUIDCLOUD__STORAGE__SECRET_ACCESS_KEY_FILE",
+            data.path().join("store-credentials.secret"),
         )
         .output()
         .unwrap();
@@ -372,4 +396,39 @@ fn admin_errors_go_to_stderr_with_a_failing_exit() {
 
 fn uuid_like() -> String {
     "00000000-0000-4000-8000-000000000001".to_owned()
+}
+
+#[test]
+fn each_data_folder_has_its_own_store_credentials_and_the_old_published_ones_fail() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let dev_a = Dev::start(a.path());
+    let dev_b = Dev::start(b.path());
+    let pair = |dir: &Path| std::fs::read_to_string(dir.join("store-credentials")).unwrap();
+    assert_ne!(pair(a.path()), pair(b.path()));
+    assert!(!pair(a.path()).contains("fluidcloud-dev"));
+    // A request signed with the credentials every older dev server shared is refused.
+    let output = Command::new(BIN)
+        .args([
+            "admin",
+            "--data-dir",
+            a.path().to_str().unwrap(),
+            "reconcile",
+        ])
+        .env("FLUIDCLOUD__STORAGE__ENDPOINT", &dev_a.s3)
+        .env("FLUIDCLOUD__STORAGE__ACCESS_KEY_ID", "fluidcloud-dev")
+        .env(
+            "FLUIDCLOUD__STORAGE__SECRET_ACCESS_KEY",
+            "fluidcloud-dev-secret-key",
+        )
+        .output()
+        .unwrap();
+    assert!(
+        !output.status.success(),
+        "the store accepted published credentials"
+    );
+    // A restart keeps the folder's pair (objects stay reachable).
+    let before = pair(b.path());
+    drop(dev_b);
+    let _again = Dev::start(b.path());
+    assert_eq!(pair(b.path()), before);
 }

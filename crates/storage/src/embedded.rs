@@ -11,10 +11,39 @@ use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 
-/// Access key of the embedded store.
-pub const ACCESS_KEY_ID: &str = "fluidcloud-dev";
-/// Secret key of the embedded store. Only ever listening on loopback for development.
-pub const SECRET_ACCESS_KEY: &str = "fluidcloud-dev-secret-key";
+/// The one key pair the embedded store accepts. Never a published constant: anyone
+/// who can reach the port with it could read and write every tenant's objects.
+#[derive(Clone)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"[REDACTED]")
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// A new random pair.
+    pub fn generate() -> Self {
+        use rand::Rng;
+        let mut rng = rand::rng();
+        let mut hex = |bytes: usize| -> String {
+            (0..bytes)
+                .map(|_| format!("{:02x}", rng.random::<u8>()))
+                .collect()
+        };
+        Credentials {
+            access_key_id: format!("FCDEV{}", hex(8).to_ascii_uppercase()),
+            secret_access_key: hex(24),
+        }
+    }
+}
 
 /// Why the embedded store could not start.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +57,7 @@ pub struct EmbeddedError {
 /// flight are finished first.
 pub fn serve(
     root: &Path,
+    credentials: &Credentials,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<impl Future<Output = std::io::Result<()>> + Send + 'static, EmbeddedError> {
@@ -41,7 +71,10 @@ pub fn serve(
     })?;
     let service = {
         let mut builder = S3ServiceBuilder::new(fs);
-        builder.set_auth(SimpleAuth::from_single(ACCESS_KEY_ID, SECRET_ACCESS_KEY));
+        builder.set_auth(SimpleAuth::from_single(
+            credentials.access_key_id.as_str(),
+            credentials.secret_access_key.as_str(),
+        ));
         builder.build()
     };
     Ok(async move {

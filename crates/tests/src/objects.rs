@@ -47,8 +47,10 @@ impl TestObjects {
                     .await
                     .expect("bind");
                 let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
-                let server = embedded::serve(dir.path(), listener, std::future::pending())
-                    .expect("embedded object store");
+                let credentials = embedded::Credentials::generate();
+                let server =
+                    embedded::serve(dir.path(), &credentials, listener, std::future::pending())
+                        .expect("embedded object store");
                 tokio::spawn(server);
                 (
                     StoreSettings {
@@ -56,8 +58,8 @@ impl TestObjects {
                         public_endpoint: None,
                         region: "us-east-1".into(),
                         bucket: "fluidcloud".into(),
-                        access_key_id: embedded::ACCESS_KEY_ID.into(),
-                        secret_access_key: embedded::SECRET_ACCESS_KEY.into(),
+                        access_key_id: credentials.access_key_id.clone(),
+                        secret_access_key: credentials.secret_access_key.into(),
                         force_path_style: true,
                     },
                     Some(dir),
