@@ -135,13 +135,12 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets in-flight
-/// requests finish.
+/// requests finish; headers must arrive within `header_read_timeout`.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    header_read_timeout: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    fluidcloud_http::serve::serve(listener, router, header_read_timeout, shutdown).await
 }

@@ -36,7 +36,14 @@ async fn main() -> anyhow::Result<()> {
     let router = fluidcloud_api::router(state);
     let grace = std::time::Duration::from_secs(settings.shutdown.grace_secs);
     serve_until_signal(
-        |stopping| fluidcloud_api::serve(listener, router, stopping),
+        |stopping| {
+            fluidcloud_api::serve(
+                listener,
+                router,
+                settings.listeners.header_read_timeout(),
+                stopping,
+            )
+        },
         grace,
     )
     .await?;

@@ -80,6 +80,7 @@ pub async fn run(mut args: DevArgs) -> anyhow::Result<()> {
     let objects = embedded::serve(
         &args.data_dir.join("objects"),
         &credentials,
+        settings.listeners.header_read_timeout(),
         s3_listener,
         until_stopped(),
     )?;
@@ -100,6 +101,7 @@ pub async fn run(mut args: DevArgs) -> anyhow::Result<()> {
     tasks.spawn(fluidcloud_api::serve(
         api_listener,
         fluidcloud_api::router(state),
+        settings.listeners.header_read_timeout(),
         until_stopped(),
     ));
     tasks.spawn(fluidcloud_files::serve(

@@ -15,7 +15,7 @@ mod probes;
 mod serve;
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,6 +62,8 @@ pub struct FilesState {
     /// Request counters of this process.
     pub metrics: Metrics,
     pub settings: Arc<FilesSettings>,
+    /// `listeners.header_read_timeout_secs`.
+    pub header_read_timeout: Duration,
 }
 
 impl FilesState {
@@ -94,6 +96,7 @@ impl FilesState {
             window_secs: i64::try_from(settings.rate_limits.window_secs).unwrap_or(60),
             metrics: Metrics::default(),
             settings: Arc::new(files.clone()),
+            header_read_timeout: settings.listeners.header_read_timeout(),
             objects,
             store,
         };
@@ -207,10 +210,14 @@ pub async fn serve(
     state: FilesState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let header_read_timeout = state.header_read_timeout;
+    let result = fluidcloud_http::serve::serve(
+        listener,
+        router(state.clone()),
+        header_read_timeout,
+        shutdown,
+    )
+    .await;
     state.flush().await;
     result
 }

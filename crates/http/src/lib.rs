@@ -6,3 +6,4 @@
 pub mod observe;
 pub mod ready;
 pub mod request;
+pub mod serve;

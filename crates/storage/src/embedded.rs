@@ -58,6 +58,7 @@ pub struct EmbeddedError {
 pub fn serve(
     root: &Path,
     credentials: &Credentials,
+    header_read_timeout: std::time::Duration,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<impl Future<Output = std::io::Result<()>> + Send + 'static, EmbeddedError> {
@@ -78,7 +79,12 @@ pub fn serve(
         builder.build()
     };
     Ok(async move {
-        let connections = ConnectionBuilder::new(TokioExecutor::new());
+        // A half-sent request is closed once `header_read_timeout` has passed.
+        let mut connections = ConnectionBuilder::new(TokioExecutor::new());
+        connections
+            .http1()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(header_read_timeout);
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let mut shutdown = std::pin::pin!(shutdown);
         loop {

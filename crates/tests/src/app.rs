@@ -183,6 +183,7 @@ impl TestApp {
         tokio::spawn(fluidcloud_api::serve(
             listener,
             fluidcloud_api::router(state.clone()),
+            settings.listeners.header_read_timeout(),
             std::future::pending(),
         ));
         (state, format!("http://{addr}"))

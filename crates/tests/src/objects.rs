@@ -48,9 +48,14 @@ impl TestObjects {
                     .expect("bind");
                 let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
                 let credentials = embedded::Credentials::generate();
-                let server =
-                    embedded::serve(dir.path(), &credentials, listener, std::future::pending())
-                        .expect("embedded object store");
+                let server = embedded::serve(
+                    dir.path(),
+                    &credentials,
+                    std::time::Duration::from_secs(10),
+                    listener,
+                    std::future::pending(),
+                )
+                .expect("embedded object store");
                 tokio::spawn(server);
                 (
                     StoreSettings {

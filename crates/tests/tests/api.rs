@@ -10,6 +10,7 @@ mod api {
     mod hostile;
     mod import;
     mod links;
+    mod listeners;
     mod matrices;
     mod operations;
     mod quota;

@@ -32,12 +32,16 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", settings.worker.listen))?;
     tracing::info!(addr = %settings.worker.listen, "fluidcloud-worker health and metrics listening");
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let health = axum::serve(listener, fluidcloud_worker::health_router(context.clone()))
-        .with_graceful_shutdown(async move {
+    let health = fluidcloud_http::serve::serve(
+        listener,
+        fluidcloud_worker::health_router(context.clone()),
+        settings.listeners.header_read_timeout(),
+        async move {
             let mut stopped = stopped;
             let _ = stopped.wait_for(|stop| *stop).await;
-        });
-    let health = tokio::spawn(async move { health.await });
+        },
+    );
+    let health = tokio::spawn(health);
     let grace = std::time::Duration::from_secs(settings.shutdown.grace_secs);
     fluidcloud_worker::run(context, settings.worker.clone(), grace, shutdown_signal()).await;
     let _ = stop.send(true);

@@ -58,7 +58,21 @@ pub struct Settings {
     pub signing: SigningSettings,
     pub trash: TrashSettings,
     pub shutdown: ShutdownSettings,
+    pub listeners: ListenerSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ListenerSettings {
+    /// Seconds a client has to send a request's headers (and an idle keep-alive
+    /// connection waits for the next request).
+    pub header_read_timeout_secs: u64,
+}
+
+impl ListenerSettings {
+    pub fn header_read_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.header_read_timeout_secs)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -349,6 +363,12 @@ impl Settings {
                     "{key} = {value}: must be between 1 and {MAX_PRESIGN_SECS} seconds (7 days, the longest a presigned URL can live)"
                 ));
             }
+        }
+        let header = self.listeners.header_read_timeout_secs;
+        if !(1..=300).contains(&header) {
+            return out(format!(
+                "listeners.header_read_timeout_secs = {header}: must be between 1 and 300 seconds"
+            ));
         }
         let budget = self.scan.inline_budget_secs;
         let timeout = self.api.request_timeout_secs;
