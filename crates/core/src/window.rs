@@ -54,6 +54,16 @@ impl<K: Eq + Hash + Clone> WindowCounter<K> {
         entry.1
     }
 
+    /// The key's count in the window starting at `window_start`, without counting.
+    pub fn count(&self, key: &K, window_start: i64) -> i64 {
+        let table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        table
+            .counts
+            .get(key)
+            .filter(|(start, _)| *start == window_start)
+            .map_or(0, |(_, count)| *count)
+    }
+
     /// Keys currently held (for tests and metrics).
     pub fn len(&self) -> usize {
         self.table

@@ -64,14 +64,38 @@ impl Store {
         }
     }
 
-    /// Deletes counters of windows that started before `before`.
+    /// The count of one bucket in one window (0 when nothing was counted).
+    pub async fn rate_count(
+        &self,
+        key_id: Uuid,
+        bucket: &str,
+        window_start: i64,
+    ) -> StoreResult<i64> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT count FROM rate_counters WHERE key_id = $1 AND bucket = $2 AND window_start = $3",
+            )
+            .bind(key_id)
+            .bind(bucket)
+            .bind(window_start)
+            .fetch_optional(pool)
+            .await
+        })?
+        .unwrap_or(0))
+    }
+
+    /// Deletes counters of windows that started before `before`; the hourly link
+    /// buckets (`link_…`) an hour later.
     pub async fn prune_rate_counters(&self, before: i64) -> StoreResult<u64> {
         Ok(with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM rate_counters WHERE window_start < $1")
-                .bind(before)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
+            sqlx::query(
+                "DELETE FROM rate_counters WHERE window_start < $1 \
+                 AND (substr(bucket, 1, 5) <> 'link_' OR window_start < $1 - 3600)",
+            )
+            .bind(before)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
         })?)
     }
 }

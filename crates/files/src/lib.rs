@@ -55,6 +55,8 @@ pub struct FilesState {
     pub downloads: Arc<DownloadCounter>,
     /// Recently verified link passwords.
     pub passwords: Arc<passwords::PasswordCache>,
+    /// Wrong link passwords per client address in the current minute.
+    pub password_failures: Arc<WindowCounter<IpAddr>>,
     /// Requests per client address in the current window, when that limit is on.
     pub per_ip: Option<Arc<WindowCounter<IpAddr>>>,
     /// Seconds in a rate-limit window.
@@ -92,6 +94,7 @@ impl FilesState {
                 files.password_cache_secs,
             ))),
             signer: Signer::new(&settings.signing)?,
+            password_failures: Arc::new(WindowCounter::default()),
             per_ip: (files.rate_limit_per_ip > 0).then(|| Arc::new(WindowCounter::default())),
             window_secs: i64::try_from(settings.rate_limits.window_secs).unwrap_or(60),
             metrics: Metrics::default(),

@@ -22,6 +22,7 @@ use crate::headers::{
     ALWAYS, RangeAnswer, content_disposition, http_date, if_range_allows, is_active, none_match,
     parse_range,
 };
+use crate::passwords::PasswordCheck;
 
 /// A short plain-text answer that no cache keeps.
 pub(crate) fn plain(status: StatusCode, text: &'static str) -> Response {
@@ -226,21 +227,58 @@ pub async fn share(
         let authorization = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        if !state
-            .passwords
-            .check(access.share_id, hash, authorization)
-            .await
+        let peer = request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
+        let per_ip = state.settings.password_failures_per_ip;
+        let now = now().timestamp();
+        let minute = now - now.rem_euclid(60);
+        if let Some(peer) = peer
+            && per_ip > 0
+            && authorization.is_some()
+            && state.password_failures.count(&peer, minute) >= per_ip
         {
-            let mut response = plain(StatusCode::UNAUTHORIZED, "this link needs a password\n");
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"fluidcloud\""),
-            );
-            return response;
+            return too_many_passwords(minute + 60 - now);
+        }
+        let checked = state
+            .passwords
+            .check(&state.store, access.share_id, hash, authorization)
+            .await;
+        if checked == PasswordCheck::Refused
+            && authorization.is_some()
+            && let Some(peer) = peer
+        {
+            state.password_failures.hit(&peer, minute);
+        }
+        match checked {
+            PasswordCheck::Accepted => {}
+            PasswordCheck::Refused => {
+                let mut response = plain(StatusCode::UNAUTHORIZED, "this link needs a password\n");
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"fluidcloud\""),
+                );
+                return response;
+            }
+            PasswordCheck::Locked { retry_after } => return too_many_passwords(retry_after),
+            PasswordCheck::Unavailable => return unavailable(),
         }
     }
     let counted = Some((access.share_id, access.max_downloads.is_some()));
     respond(&state, &link.served, counted, method, headers).await
+}
+
+/// 429 for a link (or an address) past its budget of wrong passwords.
+fn too_many_passwords(retry_after: i64) -> Response {
+    let mut response = plain(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too many wrong passwords; retry later\n",
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, retry_after.max(1).into());
+    response
 }
 
 /// `GET`/`HEAD /d/<signed>`: the owner's short-lived download and preview URLs.

@@ -222,6 +222,8 @@ pub struct FilesSettings {
     pub active_types: Vec<String>,
     /// Requests per rate-limit window per client address; 0 turns the limit off.
     pub rate_limit_per_ip: i64,
+    /// Wrong link passwords per client address and minute; 0 turns the limit off.
+    pub password_failures_per_ip: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
