@@ -18,6 +18,7 @@ async fn main() {
         access_key_id: args[3].clone(),
         secret_access_key: args[4].clone().into(),
         force_path_style: true,
+        timeouts: Default::default(),
     });
     let key = "bench/read-throughput";
     let data = vec![7u8; mib << 20];

@@ -8,5 +8,6 @@ pub mod embedded;
 mod store;
 
 pub use store::{
-    ObjectInfo, ObjectStore, ObjectStream, PresignedPut, StorageError, StorageResult, StoreSettings,
+    ObjectInfo, ObjectStore, ObjectStream, PresignedPut, StorageError, StorageResult,
+    StoreSettings, StoreTimeouts,
 };

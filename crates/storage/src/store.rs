@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::config::StalledStreamProtectionConfig;
 use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::PresigningConfig;
@@ -26,6 +28,29 @@ pub struct StoreSettings {
     pub secret_access_key: SecretString,
     /// Path-style addressing (`endpoint/bucket/key`); most self-hosted stores need it.
     pub force_path_style: bool,
+    pub timeouts: StoreTimeouts,
+}
+
+/// How long the store may take before a call fails as `Unavailable`.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreTimeouts {
+    /// Opening a connection.
+    pub connect: Duration,
+    /// A whole request until the store answers (reads: until the body starts),
+    /// retries included. Not applied to [`ObjectStore::put`], whose body may be large.
+    pub request: Duration,
+    /// A transfer with no bytes moving.
+    pub stall: Duration,
+}
+
+impl Default for StoreTimeouts {
+    fn default() -> Self {
+        StoreTimeouts {
+            connect: Duration::from_secs(3),
+            request: Duration::from_secs(30),
+            stall: Duration::from_secs(20),
+        }
+    }
 }
 
 /// What went wrong talking to the store, in terms a caller can act on.
@@ -101,6 +126,7 @@ pub struct ObjectStore {
     client: Client,
     presigner: Client,
     bucket: String,
+    timeouts: StoreTimeouts,
 }
 
 fn client(settings: &StoreSettings, endpoint: &str) -> Client {
@@ -121,6 +147,17 @@ fn client(settings: &StoreSettings, endpoint: &str) -> Client {
         .credentials_provider(credentials)
         .force_path_style(settings.force_path_style)
         .http_client(http)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(settings.timeouts.connect)
+                .operation_timeout(settings.timeouts.request)
+                .build(),
+        )
+        .stalled_stream_protection(
+            StalledStreamProtectionConfig::enabled()
+                .grace_period(settings.timeouts.stall)
+                .build(),
+        )
         // Only compute and validate checksums where S3 requires them: several
         // S3-compatible stores reject the newer default checksum headers.
         .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
@@ -140,6 +177,7 @@ impl ObjectStore {
             client: internal,
             presigner,
             bucket: settings.bucket.clone(),
+            timeouts: settings.timeouts,
         }
     }
 
@@ -370,6 +408,16 @@ impl ObjectStore {
             .content_type(content_type)
             .content_length(length)
             .body(body)
+            .customize()
+            // A large body takes as long as it takes; a dead store is caught by the
+            // connect timeout and the stall protection instead.
+            .config_override(
+                aws_sdk_s3::config::Builder::default().timeout_config(
+                    TimeoutConfig::builder()
+                        .connect_timeout(self.timeouts.connect)
+                        .build(),
+                ),
+            )
             .send()
             .await
             .map(drop)
@@ -434,6 +482,11 @@ impl From<&fluidcloud_core::config::StorageSettings> for StoreSettings {
             access_key_id: storage.access_key_id.clone(),
             secret_access_key: storage.secret_access_key.clone(),
             force_path_style: storage.force_path_style,
+            timeouts: StoreTimeouts {
+                connect: Duration::from_secs(storage.connect_timeout_secs),
+                request: Duration::from_secs(storage.request_timeout_secs),
+                stall: Duration::from_secs(storage.stall_timeout_secs),
+            },
         }
     }
 }

@@ -38,6 +38,7 @@ impl TestObjects {
                     access_key_id: env_or("FLUIDCLOUD_TEST_S3_ACCESS_KEY", ""),
                     secret_access_key: env_or("FLUIDCLOUD_TEST_S3_SECRET_KEY", "").into(),
                     force_path_style: true,
+                    timeouts: Default::default(),
                 },
                 None,
             ),
@@ -66,6 +67,7 @@ impl TestObjects {
                         access_key_id: credentials.access_key_id.clone(),
                         secret_access_key: credentials.secret_access_key.into(),
                         force_path_style: true,
+                        timeouts: Default::default(),
                     },
                     Some(dir),
                 )

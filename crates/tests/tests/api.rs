@@ -18,6 +18,7 @@ mod api {
     mod scanning;
     mod shares;
     mod spaces;
+    mod store_outage;
     mod upload_lifecycle;
     mod uploads;
 }

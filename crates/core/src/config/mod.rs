@@ -92,6 +92,9 @@ pub struct StorageSettings {
     pub access_key_id: String,
     pub secret_access_key: SecretString,
     pub force_path_style: bool,
+    pub connect_timeout_secs: u64,
+    pub request_timeout_secs: u64,
+    pub stall_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -363,6 +366,26 @@ impl Settings {
             if !(1..=MAX_PRESIGN_SECS).contains(&value) {
                 return out(format!(
                     "{key} = {value}: must be between 1 and {MAX_PRESIGN_SECS} seconds (7 days, the longest a presigned URL can live)"
+                ));
+            }
+        }
+        for (key, value) in [
+            (
+                "storage.connect_timeout_secs",
+                self.storage.connect_timeout_secs,
+            ),
+            (
+                "storage.request_timeout_secs",
+                self.storage.request_timeout_secs,
+            ),
+            (
+                "storage.stall_timeout_secs",
+                self.storage.stall_timeout_secs,
+            ),
+        ] {
+            if !(1..=3600).contains(&value) {
+                return out(format!(
+                    "{key} = {value}: must be between 1 and 3600 seconds"
                 ));
             }
         }
