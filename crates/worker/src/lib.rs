@@ -35,11 +35,22 @@ pub async fn run(
     ));
     tracing::info!(backend = ?context.store.kind(), concurrency = settings.concurrency, "worker running");
     let mut shutdown = std::pin::pin!(shutdown);
+    let mut store = StoreGate::default();
     loop {
         let permit = tokio::select! {
             () = &mut shutdown => break,
             permit = Arc::clone(&slots).acquire_owned() => permit.expect("the semaphore is never closed"),
         };
+        // Every job touches the object store: while it does not answer, claiming would
+        // only burn the jobs' attempts.
+        if !store.open(&context).await {
+            drop(permit);
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = tokio::time::sleep(STORE_RECHECK) => {}
+            }
+            continue;
+        }
         match context.store.claim_job(lease).await {
             Ok(Some(job)) => {
                 let context = context.clone();
@@ -78,6 +89,41 @@ pub async fn run(
         tracing::warn!("grace period over; leaving unfinished jobs to be retried");
     }
     tracing::info!("worker stopped");
+}
+
+/// How often the object store is checked while claiming, and while it is down.
+const STORE_RECHECK: Duration = Duration::from_secs(2);
+
+/// Whether the object store answers, checked at most every [`STORE_RECHECK`].
+#[derive(Default)]
+struct StoreGate {
+    checked: Option<(std::time::Instant, bool)>,
+}
+
+impl StoreGate {
+    async fn open(&mut self, context: &ServiceContext) -> bool {
+        if let Some((at, open)) = self.checked
+            && at.elapsed() < STORE_RECHECK
+        {
+            return open;
+        }
+        let open = match context.objects.ping().await {
+            Ok(()) => {
+                if self.checked.is_some_and(|(_, was)| !was) {
+                    tracing::info!("object store answers again; claiming jobs");
+                }
+                true
+            }
+            Err(err) => {
+                if self.checked.is_none_or(|(_, was)| was) {
+                    tracing::warn!(error = %err, "object store unreachable; not claiming jobs until it answers");
+                }
+                false
+            }
+        };
+        self.checked = Some((std::time::Instant::now(), open));
+        open
+    }
 }
 
 /// Runs one job inside its own span (job id, kind, attempt), so every line logged on

@@ -391,9 +391,10 @@ async fn reconcile_will_not_empty_a_bucket_that_looks_like_another_databases() {
 
 #[tokio::test]
 async fn a_job_that_hangs_is_stopped_and_counted_as_a_failed_attempt() {
-    // A "store" that accepts connections and never answers.
+    // A clamd that accepts connections and never answers (a store that does so is
+    // caught sooner, by the store's own timeouts; see store_outage.rs).
     let black_hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", black_hole.local_addr().unwrap());
+    let address = format!("tcp://{}", black_hole.local_addr().unwrap());
     tokio::spawn(async move {
         let mut held = Vec::new();
         while let Ok((socket, _)) = black_hole.accept().await {
@@ -401,14 +402,21 @@ async fn a_job_that_hangs_is_stopped_and_counted_as_a_failed_attempt() {
         }
     });
     let app = TestApp::spawn_without_worker(|s| {
-        s.storage.endpoint = endpoint;
+        s.scan.engine = fluidcloud_core::config::ScanEngine::Clamd;
+        s.scan.clamd_address = address;
+        s.scan.timeout_secs = 600;
+        s.scan.inline_budget_secs = 0;
         s.worker.job_timeout_secs = 1;
     })
     .await;
-    let stuck = JobKind::DeleteObjects {
-        object_keys: vec!["t/x/f/never-answered".into()],
+    let client = app.tenant().await;
+    let space = client.default_space().await;
+    let file = client
+        .upload(space, "stuck.txt", "text/plain", b"stuck")
+        .await;
+    let stuck = JobKind::Scan {
+        file_id: file["id"].as_str().unwrap().parse().unwrap(),
     };
-    app.store.enqueue(&stuck, chrono::Utc::now()).await.unwrap();
     app.start_worker();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {

@@ -97,3 +97,38 @@ async fn a_store_that_never_answers_gives_503_within_the_request_timeout() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_worker_claims_nothing_while_the_store_is_down() {
+    let app = TestApp::spawn_without_worker(|s| s.scan.inline_budget_secs = 0).await;
+    let client = app.tenant().await;
+    let space = client.default_space().await;
+    let file = client
+        .upload(space, "a.txt", "text/plain", b"waiting")
+        .await;
+    assert_eq!(file["scan_status"], "pending");
+    let id = file["id"].as_str().unwrap().parse().unwrap();
+    let mut down = (*app.settings).clone();
+    down.storage.endpoint = "http://127.0.0.1:9".into();
+    let context = ServiceContext::from_settings(app.store.clone(), Arc::new(down)).unwrap();
+    let worker = tokio::spawn(fluidcloud_worker::run(
+        context,
+        app.settings.worker.clone(),
+        Duration::from_secs(1),
+        std::future::pending(),
+    ));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let scan = fluidcloud_db::jobs::JobKind::Scan { file_id: id };
+    let (attempts, _) = app
+        .store
+        .job_state(&scan)
+        .await
+        .unwrap()
+        .expect("the job waits");
+    assert_eq!(attempts, 0, "a job was claimed while the store was down");
+    worker.abort();
+    // A worker that reaches the store takes it at once.
+    app.start_worker();
+    let scanned = client.wait_for_scan(&id.to_string()).await;
+    assert_eq!(scanned["scan_status"], "clean");
+}
