@@ -201,3 +201,57 @@ async fn initiate_says_when_the_url_and_the_reservation_lapse() {
         "the part URL signs its length: {part}"
     );
 }
+
+#[tokio::test]
+async fn parts_larger_than_declared_are_refused_so_quota_holds() {
+    const MIB: usize = 1024 * 1024;
+    let app = TestApp::spawn_with(|s| {
+        s.uploads.multipart_threshold_bytes = 1024;
+        s.uploads.min_part_size_bytes = 5 * MIB as u64;
+    })
+    .await;
+    let client = app
+        .tenant_with_plan(Plan {
+            bytes_limit: 10 * MIB as i64,
+            ..Plan::unlimited()
+        })
+        .await;
+    let space = client.default_space().await;
+    let ticket = client
+        .initiate(space, "v.bin", "application/octet-stream", 10 * MIB as u64)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(ticket["mode"], "multipart");
+    // Three times the plan's whole pool through one part URL: the store refuses it.
+    let first = ticket["part_urls"][0]["url"].as_str().unwrap();
+    let oversized = app
+        .http
+        .put(first)
+        .body(vec![0u8; 30 * MIB])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(oversized.status(), 403);
+    let q = quota(&client).await;
+    assert_eq!(
+        (q["bytes_used"].as_i64(), q["bytes_reserved"].as_i64()),
+        (Some(0), Some(10 * MIB as i64))
+    );
+    // Exactly the declared parts go through and complete within the pool.
+    let parts = client.put_parts(&ticket, &vec![1u8; 10 * MIB]).await;
+    let mut body = ApiClient::completion(
+        &ticket,
+        space,
+        "v.bin",
+        "application/octet-stream",
+        &vec![1u8; 10 * MIB],
+    );
+    body["parts"] = parts;
+    client.post("/uploads/complete", &body).await.expect(201);
+    let q = quota(&client).await;
+    assert_eq!(
+        (q["bytes_used"].as_i64(), q["bytes_reserved"].as_i64()),
+        (Some(10 * MIB as i64), Some(0))
+    );
+}
