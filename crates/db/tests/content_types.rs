@@ -55,34 +55,40 @@ fn check(rows: Vec<(String, String)>) {
     }
 }
 
+/// Fills a scratch table with the cases, runs the migration's statement over it twice
+/// (the second run must change nothing) and checks the outcome.
+macro_rules! run_cases {
+    ($conn:expr, $create:literal, $sql:expr) => {{
+        sqlx::query($create).execute(&mut $conn).await.unwrap();
+        for (input, _) in CASES {
+            sqlx::query("INSERT INTO probe (input, mime) VALUES ($1, $1)")
+                .bind(input)
+                .execute(&mut $conn)
+                .await
+                .unwrap();
+        }
+        let sql = statement($sql);
+        sqlx::query(&sql).execute(&mut $conn).await.unwrap();
+        let again = sqlx::query(&sql).execute(&mut $conn).await.unwrap();
+        assert_eq!(again.rows_affected(), 0, "the migration is idempotent");
+        check(
+            sqlx::query_as("SELECT input, mime FROM probe")
+                .fetch_all(&mut $conn)
+                .await
+                .unwrap(),
+        );
+    }};
+}
+
 #[tokio::test]
 async fn sqlite_rows_become_canonical() {
     let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
         .await
         .unwrap();
-    sqlx::query("CREATE TABLE probe (input TEXT NOT NULL, mime TEXT NOT NULL)")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    for (input, _) in CASES {
-        sqlx::query("INSERT INTO probe (input, mime) VALUES ($1, $1)")
-            .bind(input)
-            .execute(&mut conn)
-            .await
-            .unwrap();
-    }
-    let sql = statement(include_str!(
-        "../../../migrations/sqlite/0008_canonical_content_types.sql"
-    ));
-    sqlx::query(&sql).execute(&mut conn).await.unwrap();
-    // Idempotent: a second run changes nothing.
-    let again = sqlx::query(&sql).execute(&mut conn).await.unwrap();
-    assert_eq!(again.rows_affected(), 0);
-    check(
-        sqlx::query_as("SELECT input, mime FROM probe")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap(),
+    run_cases!(
+        conn,
+        "CREATE TABLE probe (input TEXT NOT NULL, mime TEXT NOT NULL)",
+        include_str!("../../../migrations/sqlite/0008_canonical_content_types.sql")
     );
 }
 
@@ -95,27 +101,9 @@ async fn postgres_rows_become_canonical() {
         return;
     }
     let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-    sqlx::query("CREATE TEMP TABLE probe (input text NOT NULL, mime text NOT NULL)")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    for (input, _) in CASES {
-        sqlx::query("INSERT INTO probe (input, mime) VALUES ($1, $1)")
-            .bind(input)
-            .execute(&mut conn)
-            .await
-            .unwrap();
-    }
-    let sql = statement(include_str!(
-        "../../../migrations/postgres/0008_canonical_content_types.sql"
-    ));
-    sqlx::query(&sql).execute(&mut conn).await.unwrap();
-    let again = sqlx::query(&sql).execute(&mut conn).await.unwrap();
-    assert_eq!(again.rows_affected(), 0);
-    check(
-        sqlx::query_as("SELECT input, mime FROM probe")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap(),
+    run_cases!(
+        conn,
+        "CREATE TEMP TABLE probe (input text NOT NULL, mime text NOT NULL)",
+        include_str!("../../../migrations/postgres/0008_canonical_content_types.sql")
     );
 }

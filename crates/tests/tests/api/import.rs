@@ -236,16 +236,9 @@ async fn size_quota_status_and_time_limits_apply() {
         .expect(422);
 }
 
-#[tokio::test]
-async fn imports_past_the_concurrency_limit_are_told_to_retry() {
-    let app = TestApp::spawn_with(|s| {
-        s.import.allowed_networks = vec!["127.0.0.1/32".into()];
-        s.import.timeout_secs = 2;
-        s.import.max_concurrent = 1;
-    })
-    .await;
-    // A source that says when it is asked, then stalls.
-    let (asked, mut was_asked) = tokio::sync::mpsc::channel::<()>(1);
+/// A source that says when it is asked, then stalls; its URL and the news of each ask.
+async fn stalling_source() -> (String, tokio::sync::mpsc::Receiver<()>) {
+    let (asked, was_asked) = tokio::sync::mpsc::channel::<()>(8);
     let stalling = Router::new().route(
         "/stall",
         get(move || {
@@ -258,8 +251,20 @@ async fn imports_past_the_concurrency_limit_are_told_to_retry() {
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let stall_url = format!("http://{}/stall", listener.local_addr().unwrap());
+    let url = format!("http://{}/stall", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, stalling).await });
+    (url, was_asked)
+}
+
+#[tokio::test]
+async fn imports_past_the_concurrency_limit_are_told_to_retry() {
+    let app = TestApp::spawn_with(|s| {
+        s.import.allowed_networks = vec!["127.0.0.1/32".into()];
+        s.import.timeout_secs = 2;
+        s.import.max_concurrent = 1;
+    })
+    .await;
+    let (stall_url, mut was_asked) = stalling_source().await;
     let origin = origin().await;
     let client = app.tenant().await;
     // One import holds the only slot while its source stalls...
@@ -292,22 +297,7 @@ async fn one_tenant_with_slow_sources_cannot_take_every_import_slot() {
         s.import.max_concurrent_per_tenant = 2;
     })
     .await;
-    // A source that says when it is asked, then stalls.
-    let (asked, mut was_asked) = tokio::sync::mpsc::channel::<()>(4);
-    let stalling = Router::new().route(
-        "/stall",
-        get(move || {
-            let asked = asked.clone();
-            async move {
-                let _ = asked.send(()).await;
-                tokio::time::sleep(Duration::from_secs(30)).await;
-                "late"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let stall_url = format!("http://{}/stall", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, stalling).await });
+    let (stall_url, mut was_asked) = stalling_source().await;
     let origin = origin().await;
     let greedy = app.tenant().await;
     let other = app.tenant().await;
