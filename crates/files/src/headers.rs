@@ -95,10 +95,7 @@ pub fn http_date(at: DateTime<Utc>) -> String {
 
 /// Types a browser would run or render as a document: never served inline.
 pub fn is_active(mime: &str, extra: &[String]) -> bool {
-    let essence = mime
-        .split(';')
-        .next()
-        .unwrap_or_default()
+    let essence = fluidcloud_core::content_type::essence(mime)
         .trim()
         .to_ascii_lowercase();
     matches!(

@@ -18,7 +18,7 @@ impl TestDb {
     pub async fn new() -> TestDb {
         let dir = tempfile::tempdir().expect("temporary folder");
         let url = match std::env::var(DATABASE_ENV) {
-            Ok(server) if !server.is_empty() => fresh_postgres_database(&server).await,
+            Ok(server) if !server.is_empty() => fresh_postgres_database(&server).await.1,
             _ => format!("sqlite://{}", dir.path().join("fluidcloud.db").display()),
         };
         let store = Store::connect(&url, &ConnectOptions::default())
@@ -66,8 +66,8 @@ impl TestDb {
     }
 }
 
-/// Creates `fc_test_<random>` on the server and returns its URL.
-async fn fresh_postgres_database(server_url: &str) -> String {
+/// Creates `fc_test_<random>` on the server and returns its name and URL.
+pub async fn fresh_postgres_database(server_url: &str) -> (String, String) {
     let name = format!("fc_test_{}", uuid::Uuid::new_v4().simple());
     let mut conn = sqlx::PgConnection::connect(server_url)
         .await
@@ -85,5 +85,6 @@ async fn fresh_postgres_database(server_url: &str) -> String {
         .split_once('?')
         .map(|(_, q)| format!("?{q}"))
         .unwrap_or_default();
-    format!("{base}/{name}{query}")
+    let url = format!("{base}/{name}{query}");
+    (name, url)
 }

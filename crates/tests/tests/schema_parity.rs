@@ -4,11 +4,12 @@
 //!
 //! The SQLite schema is always migrated and read. It is compared with PostgreSQL's when
 //! `FLUIDCLOUD_TEST_DATABASE_URL` names a server: the test creates a fresh database
-//! there, as the behaviour suites of `fluidcloud-tests` do, and drops it afterwards.
+//! there, as the behaviour suites do, and drops it afterwards.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use fluidcloud_db::{ConnectOptions, Store};
+use fluidcloud_tests::db::fresh_postgres_database;
 use sqlx::Connection;
 
 /// Names a PostgreSQL server to compare against (the same variable the suites use).
@@ -66,29 +67,6 @@ async fn postgres_schema(url: &str) -> Schema {
     .unwrap();
     conn.close().await.ok();
     schema(rows)
-}
-
-/// Creates `fc_test_<random>` on the server; returns its name and URL.
-async fn fresh_postgres_database(server_url: &str) -> (String, String) {
-    let name = format!("fc_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(server_url)
-        .await
-        .expect("connect to FLUIDCLOUD_TEST_DATABASE_URL");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("create a test database");
-    conn.close().await.ok();
-    // Swap the database name: everything up to the last '/' of the URL is the server.
-    let (base, rest) = server_url
-        .rsplit_once('/')
-        .expect("a PostgreSQL URL ends in /<database>");
-    let query = rest
-        .split_once('?')
-        .map(|(_, q)| format!("?{q}"))
-        .unwrap_or_default();
-    let url = format!("{base}/{name}{query}");
-    (name, url)
 }
 
 async fn drop_postgres_database(server_url: &str, name: &str) {
