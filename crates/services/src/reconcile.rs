@@ -67,9 +67,7 @@ pub async fn reconcile(
         );
     }
     if fix {
-        for key in &orphans {
-            objects.delete(key).await?;
-        }
+        objects.delete_many(&orphans).await?;
         for missing in &missing {
             if objects.head(&missing.object_key).await?.is_none() {
                 store.mark_bytes_missing(missing.file.file_id).await?;

@@ -1,5 +1,7 @@
 //! The S3 client: presigning, multipart, HEAD, ranged streaming GET, delete.
 
+mod delete;
+
 use std::time::Duration;
 
 use aws_sdk_s3::Client;
@@ -450,7 +452,8 @@ impl ObjectStore {
         }
     }
 
-    /// Deletes the object; deleting a missing object succeeds.
+    /// Deletes the object; deleting a missing object succeeds. For many objects,
+    /// [`ObjectStore::delete_many`].
     pub async fn delete(&self, key: &str) -> StorageResult<()> {
         match self
             .client

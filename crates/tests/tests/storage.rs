@@ -271,3 +271,35 @@ async fn a_missing_bucket_is_an_outage_not_a_missing_object() {
         ));
     }
 }
+
+#[tokio::test]
+async fn many_objects_are_deleted_in_batches_and_missing_ones_are_no_error() {
+    use futures_util::{StreamExt, TryStreamExt};
+    let objects = TestObjects::new().await;
+    let store = &objects.store;
+    let prefix = key();
+    // One more than a `DeleteObjects` batch holds, so two requests are needed.
+    let keys: Vec<String> = (0..1_001).map(|i| format!("{prefix}/{i:04}")).collect();
+    futures_util::stream::iter(&keys)
+        .map(|key| async move {
+            let body = aws_smithy_types::byte_stream::ByteStream::from(key.as_bytes().to_vec());
+            store.put(key, "text/plain", body, key.len() as u64).await
+        })
+        .buffer_unordered(32)
+        .try_collect::<Vec<()>>()
+        .await
+        .unwrap();
+    assert_eq!(store.list_keys(&prefix).await.unwrap().len(), keys.len());
+
+    let mut with_missing = keys.clone();
+    with_missing.push(format!("{prefix}/never-written"));
+    store.delete_many(&with_missing).await.unwrap();
+    assert_eq!(
+        store.list_keys(&prefix).await.unwrap(),
+        Vec::<String>::new()
+    );
+    store
+        .delete_many(&keys)
+        .await
+        .expect("deleting them again is fine");
+}

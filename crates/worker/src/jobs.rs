@@ -44,9 +44,7 @@ pub(crate) async fn run(
             Ok(())
         }
         JobKind::DeleteObjects { object_keys } => {
-            for key in object_keys {
-                context.objects.delete(key).await?;
-            }
+            context.objects.delete_many(object_keys).await?;
             Ok(())
         }
         JobKind::Rescan { file_id } => match rescan_file(context, *file_id).await? {
