@@ -80,7 +80,7 @@ pub async fn run(mut args: DevArgs) -> anyhow::Result<()> {
     let objects = embedded::serve(
         &args.data_dir.join("objects"),
         &credentials,
-        settings.listeners.header_read_timeout(),
+        &settings.listeners,
         s3_listener,
         until_stopped(),
     )?;

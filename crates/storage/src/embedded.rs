@@ -2,9 +2,12 @@
 //! with real SigV4 checks, so `fluidcloud dev` and the tests exercise the same S3 code
 //! path and the same presigned URLs as production, with nothing installed.
 
+mod stall;
+
 use std::future::Future;
 use std::path::Path;
 
+use fluidcloud_core::config::ListenerSettings;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnectionBuilder;
 use s3s::auth::SimpleAuth;
@@ -54,11 +57,12 @@ pub struct EmbeddedError {
 }
 
 /// Serves S3 over `root` on `listener` until `shutdown` completes; connections in
-/// flight are finished first.
+/// flight are finished first. Headers must arrive within the listeners' header
+/// timeout, and a body may not pause for longer than their body timeout.
 pub fn serve(
     root: &Path,
     credentials: &Credentials,
-    header_read_timeout: std::time::Duration,
+    listeners: &ListenerSettings,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<impl Future<Output = std::io::Result<()>> + Send + 'static, EmbeddedError> {
@@ -78,6 +82,16 @@ pub fn serve(
         ));
         builder.build()
     };
+    let header_read_timeout = listeners.header_read_timeout();
+    let body_read_timeout = listeners.body_read_timeout();
+    let service =
+        hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
+            let service = service.clone();
+            let request = request.map(|body| {
+                s3s::Body::http_body_unsync(stall::StallTimeout::new(body, body_read_timeout))
+            });
+            async move { service.call(request).await }
+        });
     Ok(async move {
         // A half-sent request is closed once `header_read_timeout` has passed.
         let mut connections = ConnectionBuilder::new(TokioExecutor::new());

@@ -52,7 +52,10 @@ impl TestObjects {
                 let server = embedded::serve(
                     dir.path(),
                     &credentials,
-                    std::time::Duration::from_secs(10),
+                    &fluidcloud_core::config::ListenerSettings {
+                        header_read_timeout_secs: 10,
+                        body_read_timeout_secs: 10,
+                    },
                     listener,
                     std::future::pending(),
                 )

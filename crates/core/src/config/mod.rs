@@ -67,11 +67,18 @@ pub struct ListenerSettings {
     /// Seconds a client has to send a request's headers (and an idle keep-alive
     /// connection waits for the next request).
     pub header_read_timeout_secs: u64,
+    /// Seconds a request body may go without a byte arriving (the embedded store's
+    /// uploads).
+    pub body_read_timeout_secs: u64,
 }
 
 impl ListenerSettings {
     pub fn header_read_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    pub fn body_read_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.body_read_timeout_secs)
     }
 }
 
@@ -393,6 +400,12 @@ impl Settings {
         if !(1..=300).contains(&header) {
             return out(format!(
                 "listeners.header_read_timeout_secs = {header}: must be between 1 and 300 seconds"
+            ));
+        }
+        let body = self.listeners.body_read_timeout_secs;
+        if !(1..=300).contains(&body) {
+            return out(format!(
+                "listeners.body_read_timeout_secs = {body}: must be between 1 and 300 seconds"
             ));
         }
         let budget = self.scan.inline_budget_secs;

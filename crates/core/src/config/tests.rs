@@ -15,6 +15,7 @@ fn upload_ttls_and_the_scan_budget_out_of_range_are_refused() {
     for bad in [
         "[uploads]\nurl_ttl_secs = 0",
         "[listeners]\nheader_read_timeout_secs = 0",
+        "[listeners]\nbody_read_timeout_secs = 0",
         "[uploads]\nurl_ttl_secs = 604801",
         "[uploads]\npart_url_ttl_secs = 0",
         "[scan]\ninline_budget_secs = 60",
