@@ -115,6 +115,10 @@ enum TenantCommand {
     },
     /// List every tenant.
     List,
+    /// A tenant's usage as its running counters keep it (what `/quota` answers) next to
+    /// the same figures recounted from its files and open uploads; `consistent` says
+    /// whether they agree.
+    Usage { id: Uuid },
     /// Change a tenant's name or plan.
     Update {
         id: Uuid,
@@ -231,6 +235,17 @@ async fn tenant(store: &Store, command: TenantCommand) -> anyhow::Result<()> {
             print_json(&store.create_tenant(&NewTenant { name, plan }).await?)
         }
         TenantCommand::List => print_json(&store.list_tenants().await?),
+        TenantCommand::Usage { id } => {
+            let counters = store.quota(id).await?;
+            let recounted = store.recount_usage(id).await?;
+            let consistent = counters.bytes_used == recounted.bytes_used
+                && counters.bytes_reserved == recounted.bytes_reserved;
+            print_json(&json!({
+                "counters": counters,
+                "recounted": recounted,
+                "consistent": consistent,
+            }))
+        }
         TenantCommand::Update {
             id,
             name,

@@ -173,6 +173,10 @@ fn admin_manages_tenants_and_keys_while_dev_runs() {
     assert_eq!(tenant["plan"]["bytes_limit"], 1000);
     assert_eq!(tenant["plan"]["links_limit"], -1);
     assert_eq!(tenant["plan"]["api_access"], true);
+    let usage = admin(data.path(), &["tenant", "usage", &tenant_id]);
+    assert_eq!(usage["consistent"], true, "{usage}");
+    assert_eq!(usage["counters"]["bytes_used"], 0);
+    assert_eq!(usage["recounted"]["bytes_limit"], 1000);
 
     let created = admin(
         data.path(),
@@ -361,6 +365,7 @@ fn admin_errors_go_to_stderr_with_a_failing_exit() {
             "update",
             "not-a-uuid",
         ],
+        vec!["admin", "--database-url", &url, "tenant", "usage", &missing],
         vec![
             "admin",
             "--data-dir",
