@@ -43,10 +43,13 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// PostgreSQL "connection exception" (08xxx) and "operator intervention" (57xxx, e.g. the
-/// server shutting down) classes, and SQLite's BUSY (5) / LOCKED (6) after the timeout.
+/// PostgreSQL "connection exception" (08xxx), "operator intervention" (57xxx, e.g. the
+/// server shutting down) and "transaction rollback" (40xxx: a deadlock or serialization
+/// failure, whose transaction PostgreSQL rolled back so another could go on) classes,
+/// and SQLite's BUSY (5) / LOCKED (6) after the timeout: all pass if the request is
+/// simply made again.
 fn is_connection_failure(code: Option<&str>) -> bool {
-    matches!(code, Some(c) if c.starts_with("08") || c.starts_with("57") || c == "5" || c == "6")
+    matches!(code, Some(c) if c.starts_with("08") || c.starts_with("57") || c.starts_with("40") || c == "5" || c == "6")
 }
 
 /// Which limit a request would break, and by how much (SPEC §3, 402).

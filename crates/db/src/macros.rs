@@ -1,7 +1,13 @@
 //! The macros every domain operation is written with: [`with_pool!`] runs one body
-//! against whichever backend the store uses, and [`check_target!`], [`reserve_bytes!`]
-//! and [`release_used!`] are the checks and counter updates several operations share
-//! inside such a body.
+//! against whichever backend the store uses, and [`check_target!`], [`reserve_bytes!`],
+//! [`release_used!`] and [`lock_tenant!`] are the checks, counter updates and locks
+//! several operations share inside such a body.
+//!
+//! Lock order: a transaction that changes a tenant's counters takes the tenant row
+//! first ([`lock_tenant!`], or the counter update itself when that is its first write),
+//! and rows of files, uploads and shares after it. Two transactions taking the same
+//! rows in opposite orders deadlock on PostgreSQL (a purge holding a file while a link
+//! for it waits with the tenant row was one, found by the soak).
 //!
 //! Why macros and not generic functions: `PgPool` and `SqlitePool` are different types,
 //! and so are their transactions, rows and argument buffers. A function generic over
@@ -126,5 +132,21 @@ macro_rules! release_used {
             .bind(bytes)
             .execute(&mut *$tx)
             .await?;
+    }};
+}
+
+/// Inside a `with_pool!` transaction (`$db` the backend type): takes the tenant's row
+/// for the rest of the transaction, before any file, upload or share row (the lock
+/// order in this module's documentation). SQLite's write transactions are serialised
+/// already, so there it locks nothing.
+macro_rules! lock_tenant {
+    ($tx:ident, $db:ident, $tenant_id:expr) => {{
+        ::sqlx::query(&format!(
+            "SELECT id FROM tenants WHERE id = $1{}",
+            <$db as $crate::backend::Dialect>::FOR_UPDATE
+        ))
+        .bind($tenant_id)
+        .fetch_optional(&mut *$tx)
+        .await?;
     }};
 }

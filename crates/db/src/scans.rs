@@ -80,6 +80,17 @@ impl Store {
         };
         let recorded = with_pool!(self, |pool, Db| {
             let mut tx = Db::begin_write(pool).await?;
+            if outcome.scan_status == ScanStatus::Infected {
+                // Releasing the bytes changes the tenant's counters: its row first.
+                let tenant: Option<Uuid> =
+                    sqlx::query_scalar("SELECT tenant_id FROM files WHERE id = $1")
+                        .bind(file_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if let Some(tenant_id) = tenant {
+                    lock_tenant!(tx, Db, tenant_id);
+                }
+            }
             let row: Option<(Uuid, String, i64)> = sqlx::query_as(
                 "UPDATE files SET scan_status = $2, status = $3, mime = COALESCE($4, mime), \
                  sha256 = COALESCE($5, sha256), scanner = $6, scan_signature = $7, scanned_at = $8, updated_at = $8, \

@@ -229,23 +229,28 @@ impl Store {
             let Some(tenant_id) = tenant else {
                 return Ok(true);
             };
-            let files: Vec<(Uuid, String, i64)> = sqlx::query_as(&format!(
-                "SELECT id, object_key, {COUNTED_BYTES} FROM files WHERE space_id = $1 LIMIT $2"
-            ))
-            .bind(space_id)
-            .bind(batch)
-            .fetch_all(&mut *tx)
-            .await?;
+            lock_tenant!(tx, Db, tenant_id);
+            let files: Vec<Uuid> =
+                sqlx::query_scalar("SELECT id FROM files WHERE space_id = $1 LIMIT $2")
+                    .bind(space_id)
+                    .bind(batch)
+                    .fetch_all(&mut *tx)
+                    .await?;
             let mut keys = Vec::with_capacity(files.len());
             let mut freed = 0;
-            for (id, key, counted) in &files {
-                sqlx::query("DELETE FROM files WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                Db::publish(&mut tx, &Change::File(*id)).await?;
-                keys.push(key.clone());
-                freed += counted;
+            for id in &files {
+                // What was deleted is what is released and erased.
+                let deleted: Option<(String, i64)> = sqlx::query_as(&format!(
+                    "DELETE FROM files WHERE id = $1 RETURNING object_key, {COUNTED_BYTES}"
+                ))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some((key, counted)) = deleted {
+                    Db::publish(&mut tx, &Change::File(*id)).await?;
+                    keys.push(key);
+                    freed += counted;
+                }
             }
             release_used!(tx, tenant_id, freed);
             let finished = i64::try_from(files.len()).unwrap_or(i64::MAX) < batch;

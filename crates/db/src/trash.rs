@@ -68,31 +68,40 @@ impl Store {
             .bind(file.space_id)
             .fetch_optional(&mut *tx)
             .await?;
+            // Conditional on the state read above: a concurrent trash, restore or
+            // purge of the same file makes this change nothing, and the answer is the
+            // file as that left it (or 404 once purged), never an error.
             let at = now();
-            if trashed {
-                sqlx::query("UPDATE files SET deleted_at = $2, trashed_by = NULL, updated_at = $2 WHERE id = $1")
-                    .bind(id)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
+            let changed = if trashed {
+                sqlx::query(
+                    "UPDATE files SET deleted_at = $2, trashed_by = NULL, updated_at = $2 \
+                     WHERE id = $1 AND deleted_at IS NULL",
+                )
+                .bind(id)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?
             } else {
                 sqlx::query(
                     "UPDATE files SET deleted_at = NULL, trashed_by = NULL, updated_at = $2, \
                      folder_id = CASE WHEN EXISTS (SELECT 1 FROM folders f WHERE f.id = files.folder_id \
                        AND f.deleted_at IS NULL) THEN folder_id ELSE NULL END \
-                     WHERE id = $1",
+                     WHERE id = $1 AND deleted_at IS NOT NULL",
                 )
                 .bind(id)
                 .bind(at)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+            };
+            if changed.rows_affected() > 0 {
+                Db::publish(&mut tx, &Change::File(id)).await?;
             }
-            Db::publish(&mut tx, &Change::File(id)).await?;
-            let file: File = sqlx::query_as(&select)
+            let file: Option<File> = sqlx::query_as(&select)
                 .bind(id)
                 .bind(tenant_id)
-                .fetch_one(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await?;
+            let file = file.ok_or(StoreError::NotFound("file"))?;
             tx.commit().await?;
             Ok::<_, StoreError>(file)
         })?;
@@ -105,6 +114,7 @@ impl Store {
     pub async fn purge_file(&self, tenant_id: Uuid, id: Uuid) -> StoreResult<(Purged, String)> {
         let outcome = with_pool!(self, |pool, Db| {
             let mut tx = Db::begin_write(pool).await?;
+            lock_tenant!(tx, Db, tenant_id);
             let select = format!(
                 "SELECT {FILE_COLUMNS} FROM files WHERE id = $1 AND tenant_id = $2 AND {IN_LIVE_SPACE}{}",
                 Db::FOR_UPDATE
@@ -167,12 +177,11 @@ impl Store {
         } else {
             "tenant_id = $1 AND $2 IS NULL"
         };
-        let trashed_files = format!(
-            "SELECT object_key, {COUNTED_BYTES} FROM files \
-             WHERE {scope} AND deleted_at IS NOT NULL AND {IN_LIVE_SPACE}"
-        );
+        // The rows deleted say what to release and erase: a file restored meanwhile is
+        // neither deleted nor counted, and its bytes stay.
         let delete_files = format!(
-            "DELETE FROM files WHERE {scope} AND deleted_at IS NOT NULL AND {IN_LIVE_SPACE}"
+            "DELETE FROM files WHERE {scope} AND deleted_at IS NOT NULL AND {IN_LIVE_SPACE} \
+             RETURNING object_key, {COUNTED_BYTES}"
         );
         let delete_folders = format!(
             "DELETE FROM folders WHERE {scope} AND deleted_at IS NOT NULL \
@@ -180,15 +189,11 @@ impl Store {
         );
         let emptied = with_pool!(self, |pool, Db| {
             let mut tx = Db::begin_write(pool).await?;
-            let files: Vec<(String, i64)> = sqlx::query_as(&trashed_files)
+            lock_tenant!(tx, Db, tenant_id);
+            let files: Vec<(String, i64)> = sqlx::query_as(&delete_files)
                 .bind(tenant_id)
                 .bind(space_id)
                 .fetch_all(&mut *tx)
-                .await?;
-            sqlx::query(&delete_files)
-                .bind(tenant_id)
-                .bind(space_id)
-                .execute(&mut *tx)
                 .await?;
             // A trashed folder holds only trashed things, so no live row still points
             // at a folder deleted here.
@@ -220,25 +225,40 @@ impl Store {
     ) -> StoreResult<TrashEmptied> {
         let emptied = with_pool!(self, |pool, Db| {
             let mut tx = Db::begin_write(pool).await?;
-            let files: Vec<(Uuid, Uuid, String, i64)> = sqlx::query_as(&format!(
-                "SELECT id, tenant_id, object_key, {COUNTED_BYTES} \
-                 FROM files WHERE deleted_at IS NOT NULL AND deleted_at < $1 LIMIT $2"
-            ))
+            let candidates: Vec<(Uuid, Uuid)> = sqlx::query_as(
+                "SELECT id, tenant_id FROM files WHERE deleted_at IS NOT NULL AND deleted_at < $1 LIMIT $2",
+            )
             .bind(cutoff)
             .bind(batch)
             .fetch_all(&mut *tx)
             .await?;
+            // Tenants first, in one order for every purge (the lock order in `macros`).
+            let tenants: std::collections::BTreeSet<Uuid> =
+                candidates.iter().map(|(_, tenant_id)| *tenant_id).collect();
+            for tenant_id in &tenants {
+                lock_tenant!(tx, Db, tenant_id);
+            }
+            let mut files: Vec<(Uuid, Uuid, String, i64)> = Vec::with_capacity(candidates.len());
             let mut freed: std::collections::HashMap<Uuid, i64> = std::collections::HashMap::new();
-            for (id, tenant_id, _, counted) in &files {
+            for (id, _) in &candidates {
                 sqlx::query("DELETE FROM shares WHERE file_id = $1")
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query("DELETE FROM files WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                *freed.entry(*tenant_id).or_default() += counted;
+                // Still trashed long enough now that it is locked? Restored or purged
+                // meanwhile: not this purge's to erase.
+                let deleted: Option<(Uuid, String, i64)> = sqlx::query_as(&format!(
+                    "DELETE FROM files WHERE id = $1 AND deleted_at IS NOT NULL AND deleted_at < $2 \
+                     RETURNING tenant_id, object_key, {COUNTED_BYTES}"
+                ))
+                .bind(id)
+                .bind(cutoff)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some((tenant_id, key, counted)) = deleted {
+                    *freed.entry(tenant_id).or_default() += counted;
+                    files.push((*id, tenant_id, key, counted));
+                }
             }
             for (tenant_id, bytes) in freed {
                 release_used!(tx, tenant_id, bytes);

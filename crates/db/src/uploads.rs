@@ -157,6 +157,7 @@ impl Store {
         let at = now();
         let outcome = with_pool!(self, |pool, Db| {
             let mut tx = Db::begin_write(pool).await?;
+            lock_tenant!(tx, Db, upload.tenant_id);
             let claimed = sqlx::query(
                 "UPDATE uploads SET state = 'completed', completion = $2, updated_at = $3 \
                  WHERE file_id = $1 AND state = 'open' AND expires_at > $3",
@@ -258,6 +259,7 @@ impl Store {
     async fn close_upload(&self, upload: &Upload, state: UploadState) -> StoreResult<bool> {
         let closed = with_pool!(self, |pool, Db| {
             let mut tx = Db::begin_write(pool).await?;
+            lock_tenant!(tx, Db, upload.tenant_id);
             let closed = sqlx::query(
                 "UPDATE uploads SET state = $2, updated_at = $3 WHERE file_id = $1 AND state = 'open'",
             )

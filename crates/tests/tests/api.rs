@@ -14,6 +14,7 @@ mod api {
     mod matrices;
     mod operations;
     mod quota;
+    mod races;
     mod ratelimits;
     mod scanning;
     mod shares;
