@@ -121,9 +121,10 @@ class Client:
     def api(self):
         return self.rng.choice(self.ctx.apis)
 
-    def call(self, what, method, url, **kwargs):
-        """A request; None when it failed (counted by kind). 5xx other than 503 are
-        violations."""
+    def call(self, what, method, url, ours=True, **kwargs):
+        """A request; None when it failed (counted by kind). 5xx other than 503 from our
+        services are violations; the object store's own answers (`ours=False`, the
+        presigned PUTs) are counted as errors whatever they are."""
         try:
             response = self.http.request(method, url, **kwargs)
         except httpx.TransportError as err:
@@ -133,6 +134,9 @@ class Client:
             detail = response.json().get("detail", "") if response.headers.get(
                 "content-type", "").startswith("application/json") else ""
             self.ctx.tally.error(f"{what}: 503 {str(detail)[:40]}")
+            return None
+        if response.status_code >= 500 and not ours:
+            self.ctx.tally.error(f"{what}: store answered {response.status_code}")
             return None
         if response.status_code >= 500:
             self.ctx.tally.violation(f"{what}: {response.status_code} {response.text[:200]}")
@@ -169,14 +173,15 @@ class Client:
         body = {"file_id": ticket["file_id"], "key": ticket["key"], "original_name": f"soak-{seed}.bin",
                 "size": size, "sha256": hashlib.sha256(data).hexdigest(), "space_id": space}
         if ticket["mode"] == "single":
-            put = self.call(f"{kind} PUT", "PUT", ticket["upload_url"], content=data, headers=ticket["headers"])
+            put = self.call(f"{kind} PUT", "PUT", ticket["upload_url"], ours=False, content=data,
+                            headers=ticket["headers"])
             if self.expect(f"{kind} PUT", put, 200) is None:
                 return None
         else:
             parts, part_size = [], ticket["part_size"]
             for part in ticket["part_urls"]:
                 start = (part["part_number"] - 1) * part_size
-                put = self.call(f"{kind} PUT", "PUT", part["url"], content=data[start:start + part_size])
+                put = self.call(f"{kind} PUT", "PUT", part["url"], ours=False, content=data[start:start + part_size])
                 if self.expect(f"{kind} PUT", put, 200) is None:
                     return None
                 parts.append({"PartNumber": part["part_number"], "ETag": put.headers["etag"]})
