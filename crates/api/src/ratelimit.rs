@@ -1,6 +1,6 @@
 //! Per-key rate limits (SPEC §5): an overall budget plus separate budgets for the
 //! costly actions, counted in fixed windows, in memory (one process) or in the database
-//! (shared by every API instance, one statement per request).
+//! (shared by every API instance, which lease slices of each budget: see `leases`).
 //!
 //! Fixed windows are exact and cheap to share; their known trade-off is that a client
 //! may spend one window's budget at its end and the next one's at the start of the next.
@@ -14,6 +14,8 @@ use fluidcloud_core::model::RateLimits;
 use fluidcloud_core::window::{WindowCounter, window_of};
 use fluidcloud_db::{BackendKind, Store};
 use uuid::Uuid;
+
+mod leases;
 
 /// The detail of every 429.
 pub const TOO_MANY: &str = "Too many requests — please slow down and try again shortly.";
@@ -64,7 +66,7 @@ pub struct Verdict {
 
 enum Counters {
     Memory(WindowCounter<(Uuid, &'static str)>),
-    Database(Store),
+    Database(Store, leases::Leases),
     Off,
 }
 
@@ -83,7 +85,7 @@ impl RateLimiter {
                 Counters::Memory(WindowCounter::default())
             }
             (RateLimitBackend::Database, _) | (RateLimitBackend::Auto, BackendKind::Postgres) => {
-                Counters::Database(store.clone())
+                Counters::Database(store.clone(), leases::Leases::new(store.clone()))
             }
         };
         let limiter = Arc::new(RateLimiter {
@@ -91,7 +93,7 @@ impl RateLimiter {
             settings: settings.clone(),
             last_warning: AtomicI64::new(0),
         });
-        if let Counters::Database(store) = &limiter.counters {
+        if let Counters::Database(store, _) = &limiter.counters {
             tokio::spawn(prune(store.clone(), settings.window_secs));
         }
         limiter
@@ -159,14 +161,13 @@ impl RateLimiter {
         let now = chrono::Utc::now().timestamp();
         let window = i64::try_from(self.settings.window_secs).unwrap_or(60);
         let (window_start, reset_secs) = window_of(now, window);
-        let names: Vec<&'static str> = buckets.iter().map(|(name, _)| *name).collect();
         let counts = match &self.counters {
-            Counters::Memory(counter) => names
+            Counters::Memory(counter) => buckets
                 .iter()
-                .map(|name| counter.hit(&(key_id, name), window_start))
+                .map(|(name, _)| counter.hit(&(key_id, name), window_start))
                 .collect(),
-            Counters::Database(store) => {
-                match store.count_request(key_id, window_start, &names).await {
+            Counters::Database(_, leases) => {
+                match leases.take(key_id, window_start, &buckets).await {
                     Ok(counts) => counts,
                     Err(err) => {
                         // Fail open, deliberately: see the module documentation.

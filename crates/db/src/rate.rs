@@ -1,5 +1,6 @@
 //! Request counters shared by every API instance: fixed windows per key and bucket,
-//! counted with one statement (one round-trip) per request.
+//! counted with one statement (one round trip) per request, or per slice of a budget
+//! an instance leases.
 
 use uuid::Uuid;
 
@@ -16,26 +17,42 @@ impl Store {
         window_start: i64,
         buckets: &[&str],
     ) -> StoreResult<Vec<i64>> {
+        let ones: Vec<(&str, i64)> = buckets.iter().map(|bucket| (*bucket, 1)).collect();
+        self.add_to_buckets(key_id, window_start, &ones).await
+    }
+
+    /// Adds each amount to its bucket's count in the key's window starting at
+    /// `window_start`, in one round trip, and returns each bucket's count after the
+    /// addition, in the order given. An API instance leases slices of a budget this way.
+    pub async fn add_to_buckets(
+        &self,
+        key_id: Uuid,
+        window_start: i64,
+        amounts: &[(&str, i64)],
+    ) -> StoreResult<Vec<i64>> {
         match &self.pool {
             Pool::Postgres(pool) => {
-                let names: Vec<String> = buckets.iter().map(|b| (*b).to_owned()).collect();
+                let names: Vec<String> = amounts.iter().map(|(b, _)| (*b).to_owned()).collect();
+                let adds: Vec<i64> = amounts.iter().map(|(_, n)| *n).collect();
                 // Rows are upserted in the order given, so concurrent requests lock them
                 // in the same order and cannot deadlock.
                 let rows: Vec<(String, i64)> = sqlx::query_as(
                     "INSERT INTO rate_counters (key_id, bucket, window_start, count) \
-                     SELECT $1, bucket, $2, 1 FROM UNNEST($3::text[]) WITH ORDINALITY AS b(bucket, n) ORDER BY n \
+                     SELECT $1, bucket, $2, amount \
+                     FROM UNNEST($3::text[], $4::bigint[]) WITH ORDINALITY AS b(bucket, amount, n) ORDER BY n \
                      ON CONFLICT (key_id, bucket, window_start) \
-                     DO UPDATE SET count = rate_counters.count + 1 \
+                     DO UPDATE SET count = rate_counters.count + EXCLUDED.count \
                      RETURNING bucket, count",
                 )
                 .bind(key_id)
                 .bind(window_start)
                 .bind(&names)
+                .bind(&adds)
                 .fetch_all(pool)
                 .await?;
-                Ok(buckets
+                Ok(amounts
                     .iter()
-                    .map(|b| {
+                    .map(|(b, _)| {
                         rows.iter()
                             .find(|(name, _)| name == b)
                             .map_or(0, |(_, count)| *count)
@@ -44,16 +61,17 @@ impl Store {
             }
             Pool::Sqlite(pool) => {
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let mut counts = Vec::with_capacity(buckets.len());
-                for bucket in buckets {
+                let mut counts = Vec::with_capacity(amounts.len());
+                for (bucket, amount) in amounts {
                     let count: i64 = sqlx::query_scalar(
-                        "INSERT INTO rate_counters (key_id, bucket, window_start, count) VALUES ($1, $2, $3, 1) \
-                         ON CONFLICT (key_id, bucket, window_start) DO UPDATE SET count = count + 1 \
+                        "INSERT INTO rate_counters (key_id, bucket, window_start, count) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (key_id, bucket, window_start) DO UPDATE SET count = count + excluded.count \
                          RETURNING count",
                     )
                     .bind(key_id)
                     .bind(*bucket)
                     .bind(window_start)
+                    .bind(*amount)
                     .fetch_one(&mut *tx)
                     .await?;
                     counts.push(count);
