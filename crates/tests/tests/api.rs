@@ -9,6 +9,7 @@ mod api {
     mod folders;
     mod hostile;
     mod import;
+    mod leniency;
     mod links;
     mod listeners;
     mod matrices;
