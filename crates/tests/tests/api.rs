@@ -7,6 +7,7 @@ mod api {
     mod content_types;
     mod files;
     mod folders;
+    mod hosted_fields;
     mod hostile;
     mod import;
     mod leniency;
