@@ -5,6 +5,7 @@
 //! until a shutdown signal, finishing the requests in flight.
 
 pub mod auth;
+mod cors;
 pub mod error;
 pub mod extract;
 pub mod openapi;
@@ -122,6 +123,7 @@ pub fn router(state: AppState) -> Router {
     );
     let timeout = Duration::from_secs(state.settings.api.request_timeout_secs);
     let body_limit = state.settings.api.max_json_body_bytes;
+    let cors = cors::layer(&state.settings.api.cors_allowed_origins);
     let router = Router::new()
         .merge(api)
         .merge(routes::health::router())
@@ -140,6 +142,12 @@ pub fn router(state: AppState) -> Router {
             timeout,
         ))
         .layer(CatchPanicLayer::new());
+    // Inside the request context, so preflights and errors carry X-Request-Id too, and
+    // outside everything else, so timeouts and panics carry the CORS headers.
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
     router.layer(axum::middleware::from_fn(request_id::request_context))
 }
 

@@ -80,6 +80,7 @@ pub async fn run(mut args: DevArgs) -> anyhow::Result<()> {
     let objects = embedded::serve(
         &args.data_dir.join("objects"),
         &credentials,
+        &settings.api.cors_allowed_origins,
         settings.listeners.header_read_timeout(),
         s3_listener,
         until_stopped(),

@@ -5,6 +5,7 @@
 mod api {
     mod auth;
     mod content_types;
+    mod cors;
     mod files;
     mod folders;
     mod hosted_fields;

@@ -39,6 +39,7 @@ async fn half_sent_requests_are_closed_at_the_header_timeout() {
     let server = embedded::serve(
         dir.path(),
         &embedded::Credentials::generate(),
+        &Default::default(),
         Duration::from_secs(1),
         store_listener,
         std::future::pending(),

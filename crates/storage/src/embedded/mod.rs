@@ -1,10 +1,14 @@
 //! An S3 endpoint served inside the process over a local folder (`s3s` + `s3s-fs`),
 //! with real SigV4 checks, so `fluidcloud dev` and the tests exercise the same S3 code
-//! path and the same presigned URLs as production, with nothing installed.
+//! path and the same presigned URLs as production, with nothing installed. Browsers
+//! get CORS answers for the configured origins ([`cors`]).
+
+mod cors;
 
 use std::future::Future;
 use std::path::Path;
 
+use fluidcloud_core::cors::AllowedOrigins;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnectionBuilder;
 use s3s::auth::SimpleAuth;
@@ -54,10 +58,11 @@ pub struct EmbeddedError {
 }
 
 /// Serves S3 over `root` on `listener` until `shutdown` completes; connections in
-/// flight are finished first.
+/// flight are finished first. Pages of `cors` origins may use it from a browser.
 pub fn serve(
     root: &Path,
     credentials: &Credentials,
+    cors: &AllowedOrigins,
     header_read_timeout: std::time::Duration,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -76,7 +81,7 @@ pub fn serve(
             credentials.access_key_id.as_str(),
             credentials.secret_access_key.as_str(),
         ));
-        builder.build()
+        cors::WithCors::new(builder.build(), cors.clone())
     };
     Ok(async move {
         // A half-sent request is closed once `header_read_timeout` has passed.
