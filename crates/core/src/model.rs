@@ -88,7 +88,8 @@ pub struct Space {
     pub id: Uuid,
     pub tenant_id: Uuid,
     pub name: String,
-    /// The partner product the space belongs to, when one was named at creation.
+    /// The partner product the space belongs to: as named at creation (`null` when
+    /// none was), `fluidcloud` for the default space.
     pub app: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
