@@ -60,16 +60,20 @@ impl hyper::service::Service<Request<Incoming>> for WithCors {
             return Box::pin(ready(Ok(preflight(&self.origins, request.headers()))));
         }
         let allowed = allowed_origin(&self.origins, request.headers());
+        // Answers differ by origin only when a list decides; `*` is the same for all.
+        let varies = matches!(*self.origins, AllowedOrigins::List(_));
         let answer = hyper::service::Service::call(&self.inner, request);
         Box::pin(async move {
             let mut response = answer.await?;
+            let headers = response.headers_mut();
             if let Some(origin) = allowed {
-                let headers = response.headers_mut();
                 headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
                 headers.insert(
                     ACCESS_CONTROL_EXPOSE_HEADERS,
                     HeaderValue::from_static(EXPOSED),
                 );
+            }
+            if varies {
                 headers.append(VARY, HeaderValue::from_static("Origin"));
             }
             Ok(response)

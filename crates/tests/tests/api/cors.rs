@@ -235,6 +235,10 @@ async fn the_embedded_store_lets_listed_origins_put_to_presigned_urls() {
     }
     let elsewhere = put(OTHER).send().await.unwrap();
     assert!(header(&elsewhere, "access-control-allow-origin").is_none());
+    // Caches must keep the two answers apart.
+    for answer in [&stored, &elsewhere] {
+        assert!(listed(answer, "vary").contains(&"origin".to_owned()));
+    }
 }
 
 #[tokio::test]
