@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use fluidcloud_core::lenient;
 use fluidcloud_core::paging::{Cursor, MAX_PAGE_SIZE, PageRequest};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
@@ -108,6 +109,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
 #[into_params(parameter_in = Query)]
 pub struct Paging {
     /// Page size, 1–1000. Without it the whole list is returned.
+    #[serde(default, deserialize_with = "lenient::opt_int")]
     pub limit: Option<u32>,
     /// The `X-Next-Cursor` header of the previous page.
     pub cursor: Option<String>,
@@ -132,19 +134,6 @@ impl Paging {
             limit: self.limit,
             after,
         })
-    }
-}
-
-/// Deserializes a query boolean given as `true`/`false` or `1`/`0`.
-pub fn flexible_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
-    let raw = Option::<String>::deserialize(deserializer)?;
-    match raw.as_deref() {
-        None => Ok(None),
-        Some("true" | "1") => Ok(Some(true)),
-        Some("false" | "0") => Ok(Some(false)),
-        Some(other) => Err(serde::de::Error::custom(format!(
-            "expected true, false, 1 or 0, got {other:?}"
-        ))),
     }
 }
 

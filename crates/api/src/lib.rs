@@ -5,12 +5,14 @@
 //! until a shutdown signal, finishing the requests in flight.
 
 pub mod auth;
+mod cors;
 pub mod error;
 pub mod extract;
 pub mod openapi;
 pub mod ratelimit;
 pub mod request_id;
 mod routes;
+mod slash;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -110,10 +112,19 @@ impl AppState {
 
 /// The complete application: `/api/v1`, health probes, and the middleware stack.
 pub fn router(state: AppState) -> Router {
-    let (api, _doc) = openapi::routes().split_for_parts();
+    let (api, doc) = openapi::routes().split_for_parts();
+    let known = slash::KnownRoutes::new(
+        doc.paths
+            .paths
+            .keys()
+            .map(String::as_str)
+            .chain([openapi::DOCUMENT_PATH])
+            .chain(routes::health::PATHS),
+    );
     let timeout = Duration::from_secs(state.settings.api.request_timeout_secs);
     let body_limit = state.settings.api.max_json_body_bytes;
-    Router::new()
+    let cors = cors::layer(&state.settings.api.cors_allowed_origins);
+    let router = Router::new()
         .merge(api)
         .merge(routes::health::router())
         .route_layer(axum::middleware::from_fn_with_state(
@@ -123,15 +134,21 @@ pub fn router(state: AppState) -> Router {
             },
             fluidcloud_http::observe::track,
         ))
-        .fallback(routes::not_found)
+        .fallback(move |uri: axum::http::Uri| async move { known.fallback(&uri) })
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
-        .layer(CatchPanicLayer::new())
-        .layer(axum::middleware::from_fn(request_id::request_context))
+        .layer(CatchPanicLayer::new());
+    // Inside the request context, so preflights and errors carry X-Request-Id too, and
+    // outside everything else, so timeouts and panics carry the CORS headers.
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router.layer(axum::middleware::from_fn(request_id::request_context))
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets in-flight

@@ -47,6 +47,9 @@ impl Modify for SecuritySchemes {
     }
 }
 
+/// Where the document is served.
+pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
+
 /// Every `/api/v1` route with its documentation.
 pub fn routes() -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::new()
@@ -62,6 +65,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(folders::restore_folder))
         .routes(routes!(folders::folder_stats))
         .routes(routes!(uploads::initiate))
+        .routes(routes!(uploads::initiate_alias))
         .routes(routes!(uploads::complete))
         .routes(routes!(uploads::import_url))
         .routes(routes!(uploads::cancel))
@@ -80,7 +84,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(shares::create_share, shares::list_shares))
         .routes(routes!(shares::revoke_share))
         .routes(routes!(quota::quota))
-        .route("/openapi.json", axum::routing::get(serve_document));
+        .route(
+            DOCUMENT_PATH.trim_start_matches("/api/v1"),
+            axum::routing::get(serve_document),
+        );
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
 

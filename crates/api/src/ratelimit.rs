@@ -36,7 +36,8 @@ impl Action {
         }
         match path {
             "/api/v1/shares" => Some(Action::CreateShare),
-            "/api/v1/uploads/initiate" => Some(Action::InitiateUpload),
+            // `POST /uploads` is the same action under the hosted service's other name.
+            "/api/v1/uploads/initiate" | "/api/v1/uploads" => Some(Action::InitiateUpload),
             "/api/v1/uploads/import-url" => Some(Action::ImportUrl),
             _ => None,
         }

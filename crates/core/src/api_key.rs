@@ -1,4 +1,7 @@
-//! The API key format: `fck_live_<secret>` / `fck_test_<secret>` (SPEC §1).
+//! The API key format: `fck_live_<secret>` / `fck_test_<secret>` (SPEC §1). New keys
+//! carry 32 lowercase hex characters (128 random bits), as the hosted service's keys
+//! do; keys minted in the earlier format (40 letters and digits) keep working, so
+//! parsing accepts any 32–128 ASCII letters and digits.
 //!
 //! Keys are high-entropy random strings, so a plain SHA-256 digest is enough to store
 //! them (a slow password hash would only make every request slower). The plaintext
@@ -6,12 +9,12 @@
 
 use std::fmt;
 
-use rand::distr::{Alphanumeric, SampleString};
+use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// Characters of random secret in a minted key (~238 bits of entropy).
-const SECRET_LEN: usize = 40;
+/// Random bytes in a minted key's secret, written as twice as many hex characters.
+const SECRET_BYTES: usize = 16;
 /// Shortest secret accepted when parsing (SPEC: at least 32 characters).
 const MIN_SECRET_LEN: usize = 32;
 /// Longest secret accepted when parsing; longer input is not a key of ours.
@@ -113,7 +116,9 @@ pub struct MintedKey {
 
 impl MintedKey {
     pub fn generate(mode: KeyMode) -> Self {
-        let secret = Alphanumeric.sample_string(&mut rand::rng(), SECRET_LEN);
+        let mut bytes = [0u8; SECRET_BYTES];
+        rand::rng().fill_bytes(&mut bytes);
+        let secret = hex::encode(bytes);
         let plaintext = format!("fck_{mode}_{secret}");
         let prefix = format!("fck_{mode}_{}", &secret[..PREFIX_SECRET_CHARS]);
         let digest = KeyDigest(Sha256::digest(plaintext.as_bytes()).into());
@@ -138,6 +143,38 @@ mod tests {
             assert!(parsed.digest() == key.digest);
             assert!(key.plaintext.starts_with(&key.prefix));
         }
+    }
+
+    #[test]
+    fn minted_keys_have_32_lowercase_hex_characters_of_secret() {
+        for (mode, prefix) in [(KeyMode::Live, "fck_live_"), (KeyMode::Test, "fck_test_")] {
+            let key = MintedKey::generate(mode);
+            let secret = key
+                .plaintext
+                .strip_prefix(prefix)
+                .expect("the mode's prefix");
+            assert_eq!(secret.len(), 32, "{}", key.plaintext);
+            assert!(
+                secret
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+                "{}",
+                key.plaintext
+            );
+            assert_eq!(key.prefix.len(), prefix.len() + PREFIX_SECRET_CHARS);
+        }
+        assert_ne!(
+            MintedKey::generate(KeyMode::Live).plaintext,
+            MintedKey::generate(KeyMode::Live).plaintext
+        );
+    }
+
+    #[test]
+    fn keys_of_the_earlier_format_still_parse() {
+        let earlier = "fck_live_Ab3dEf7hIj1lMn0pQr5tUv9xYz2bCd4fGh6jKl8n";
+        assert_eq!(earlier.len(), "fck_live_".len() + 40);
+        let parsed = PresentedKey::parse(earlier).expect("an earlier key parses");
+        assert_eq!(parsed.mode(), KeyMode::Live);
     }
 
     #[test]

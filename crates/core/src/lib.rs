@@ -7,6 +7,8 @@
 pub mod api_key;
 pub mod config;
 pub mod content_type;
+pub mod cors;
+pub mod lenient;
 pub mod metrics;
 pub mod model;
 pub mod names;

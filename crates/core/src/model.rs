@@ -88,7 +88,8 @@ pub struct Space {
     pub id: Uuid,
     pub tenant_id: Uuid,
     pub name: String,
-    /// The partner product the space belongs to, when one was named at creation.
+    /// The partner product the space belongs to: as named at creation (`null` when
+    /// none was), `fluidcloud` for the default space.
     pub app: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -215,7 +216,10 @@ pub struct File {
     /// Detected from the bytes by the scanner; the client's declared type until then.
     pub mime: String,
     pub size: i64,
-    /// Hex SHA-256 of the bytes: as declared until the scan, then as computed.
+    /// Hex SHA-256 of the bytes: as declared until the scan, then as computed; `null`
+    /// while unknown (neither declared nor scanned yet). Stored as `''` then.
+    #[serde(serialize_with = "empty_as_null")]
+    #[schema(value_type = Option<String>)]
     pub sha256: String,
     pub scan_status: ScanStatus,
     pub status: FileStatus,
@@ -234,6 +238,15 @@ pub struct File {
     /// The store's entity tag of the bytes the scanner judged; never shown to clients.
     #[serde(skip)]
     pub object_etag: Option<String>,
+}
+
+/// Serializes an empty string as `null`: the stored form of "not known yet".
+fn empty_as_null<S: serde::Serializer>(value: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    if value.is_empty() {
+        serializer.serialize_none()
+    } else {
+        serializer.serialize_str(value)
+    }
 }
 
 impl File {

@@ -35,6 +35,7 @@ const POSTGRES: &[Embedded] = migrations!("postgres":
     6 "0006_scanned_object_version",
     7 "0007_job_claims",
     8 "0008_canonical_content_types",
+    9 "0009_default_space_app",
 );
 
 const SQLITE: &[Embedded] = migrations!("sqlite":
@@ -46,6 +47,7 @@ const SQLITE: &[Embedded] = migrations!("sqlite":
     6 "0006_scanned_object_version",
     7 "0007_job_claims",
     8 "0008_canonical_content_types",
+    9 "0009_default_space_app",
 );
 
 #[derive(Debug)]

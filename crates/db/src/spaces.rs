@@ -2,6 +2,7 @@
 //! it (hidden at once, erased by the worker batch by batch).
 
 use fluidcloud_core::model::Space;
+use fluidcloud_core::names::DEFAULT_APP;
 use fluidcloud_core::paging::{Page, PageRequest};
 use fluidcloud_core::time::now;
 use uuid::Uuid;
@@ -14,7 +15,8 @@ use crate::quota::COUNTED_BYTES;
 
 pub(crate) const SPACE_COLUMNS: &str = "id, tenant_id, name, app, created_at, updated_at";
 
-/// Name of the space every tenant gets when it has none (SPEC §4).
+/// Name of the space every tenant gets when it has none (SPEC §4). It belongs to the
+/// default app namespace ([`DEFAULT_APP`]), as on the hosted service.
 pub const DEFAULT_SPACE_NAME: &str = "My files";
 
 impl Store {
@@ -69,13 +71,14 @@ impl Store {
             let at = now();
             sqlx::query(
                 "INSERT INTO spaces (id, tenant_id, name, app, created_at, updated_at) \
-                 SELECT $1, $2, $3, NULL, $4, $4 \
+                 SELECT $1, $2, $3, $5, $4, $4 \
                  WHERE NOT EXISTS (SELECT 1 FROM spaces WHERE tenant_id = $2 AND NOT deleting)",
             )
             .bind(Uuid::new_v4())
             .bind(tenant_id)
             .bind(DEFAULT_SPACE_NAME)
             .bind(at)
+            .bind(DEFAULT_APP)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;

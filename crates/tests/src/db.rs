@@ -66,6 +66,37 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Gives key `key_id` the digest of `plaintext`, as if that had been issued: keys of
+    /// an earlier format can no longer be minted, and must still authenticate.
+    pub async fn reissue_key(&self, key_id: uuid::Uuid, plaintext: &str) {
+        const REISSUE: &str = "UPDATE api_keys SET digest = $1 WHERE id = $2";
+        let digest = fluidcloud_core::api_key::PresentedKey::parse(plaintext)
+            .expect("a well-formed key")
+            .digest();
+        let done = if self.is_postgres() {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            sqlx::query(REISSUE)
+                .bind(&digest.0[..])
+                .bind(key_id)
+                .execute(&mut conn)
+                .await
+                .unwrap()
+                .rows_affected()
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+            sqlx::query(REISSUE)
+                .bind(&digest.0[..])
+                .bind(key_id)
+                .execute(&mut conn)
+                .await
+                .unwrap()
+                .rows_affected()
+        };
+        assert_eq!(done, 1, "key {key_id} exists");
+    }
+}
+
 /// Creates `fc_test_<random>` on the server and returns its name and URL.
 pub async fn fresh_postgres_database(server_url: &str) -> (String, String) {
     let name = format!("fc_test_{}", uuid::Uuid::new_v4().simple());

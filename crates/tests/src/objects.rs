@@ -6,6 +6,7 @@
 //! - `FLUIDCLOUD_TEST_S3_BUCKET` (default `fluidcloud-test`), `FLUIDCLOUD_TEST_S3_REGION`
 //!   (default `us-east-1`)
 
+use fluidcloud_core::cors::AllowedOrigins;
 use fluidcloud_storage::{ObjectStore, StoreSettings, embedded};
 use tempfile::TempDir;
 
@@ -43,39 +44,20 @@ impl TestObjects {
                 None,
             ),
             _ => {
-                let dir = tempfile::tempdir().expect("temporary folder");
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind");
-                let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
-                let credentials = embedded::Credentials::generate();
-                let server = embedded::serve(
-                    dir.path(),
-                    &credentials,
-                    &fluidcloud_core::config::ListenerSettings {
-                        header_read_timeout_secs: 10,
-                        body_read_timeout_secs: 10,
-                    },
-                    listener,
-                    std::future::pending(),
-                )
-                .expect("embedded object store");
-                tokio::spawn(server);
-                (
-                    StoreSettings {
-                        endpoint,
-                        public_endpoint: None,
-                        region: "us-east-1".into(),
-                        bucket: "fluidcloud".into(),
-                        access_key_id: credentials.access_key_id.clone(),
-                        secret_access_key: credentials.secret_access_key.into(),
-                        force_path_style: true,
-                        timeouts: Default::default(),
-                    },
-                    Some(dir),
-                )
+                let (settings, dir) = embedded_store(&AllowedOrigins::None).await;
+                (settings, Some(dir))
             }
         };
+        Self::with(settings, dir).await
+    }
+
+    /// The embedded store, whatever the environment names, answering CORS for `cors`.
+    pub async fn embedded(cors: &AllowedOrigins) -> TestObjects {
+        let (settings, dir) = embedded_store(cors).await;
+        Self::with(settings, Some(dir)).await
+    }
+
+    async fn with(settings: StoreSettings, dir: Option<TempDir>) -> TestObjects {
         let store = ObjectStore::new(&settings);
         store.ensure_bucket().await.expect("the test bucket exists");
         TestObjects {
@@ -84,4 +66,38 @@ impl TestObjects {
             dir,
         }
     }
+}
+
+/// Serves an embedded store on port 0 over a new temporary folder.
+async fn embedded_store(cors: &AllowedOrigins) -> (StoreSettings, TempDir) {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+    let credentials = embedded::Credentials::generate();
+    let server = embedded::serve(
+        dir.path(),
+        &credentials,
+        cors,
+        &fluidcloud_core::config::ListenerSettings {
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 10,
+        },
+        listener,
+        std::future::pending(),
+    )
+    .expect("embedded object store");
+    tokio::spawn(server);
+    let settings = StoreSettings {
+        endpoint,
+        public_endpoint: None,
+        region: "us-east-1".into(),
+        bucket: "fluidcloud".into(),
+        access_key_id: credentials.access_key_id.clone(),
+        secret_access_key: credentials.secret_access_key.into(),
+        force_path_style: true,
+        timeouts: Default::default(),
+    };
+    (settings, dir)
 }

@@ -5,10 +5,13 @@
 mod api {
     mod auth;
     mod content_types;
+    mod cors;
     mod files;
     mod folders;
+    mod hosted_fields;
     mod hostile;
     mod import;
+    mod leniency;
     mod links;
     mod listeners;
     mod matrices;

@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};
+use fluidcloud_core::lenient;
 use fluidcloud_core::model::{File, ScanStatus};
 use fluidcloud_core::names::{
     DEFAULT_APP, validate_app_name, validate_client_key, validate_entry_name,
@@ -18,7 +19,7 @@ use super::Listed;
 use crate::AppState;
 use crate::auth::{Authorized, FilesRead, FilesWrite};
 use crate::error::ApiError;
-use crate::extract::{Json, Paging, PathId, Query, explicit_null, flexible_bool};
+use crate::extract::{Json, Paging, PathId, Query, explicit_null};
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -27,11 +28,11 @@ pub struct ListFiles {
     /// Files directly in this folder; omitted means the space root.
     pub folder_id: Option<Uuid>,
     /// `true`: every trashed file of the space.
-    #[serde(default, deserialize_with = "flexible_bool")]
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     #[param(value_type = Option<bool>)]
     pub trash: Option<bool>,
     /// `true`: every live file of the space, whatever its folder.
-    #[serde(default, deserialize_with = "flexible_bool")]
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     #[param(value_type = Option<bool>)]
     pub recursive: Option<bool>,
     /// Only files of this app namespace.

@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use fluidcloud_core::lenient;
 use fluidcloud_core::model::{Folder, FolderStats};
 use fluidcloud_core::names::validate_entry_name;
 use fluidcloud_db::FolderUpdate;
@@ -14,7 +15,7 @@ use super::Listed;
 use crate::AppState;
 use crate::auth::{Authorized, FoldersRead, FoldersWrite};
 use crate::error::ApiError;
-use crate::extract::{Json, Paging, PathId, Query, explicit_null, flexible_bool};
+use crate::extract::{Json, Paging, PathId, Query, explicit_null};
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -23,7 +24,7 @@ pub struct ListFolders {
     /// Parent folder; omitted means the space root.
     pub parent_id: Option<Uuid>,
     /// `true`: every trashed folder of the space, flat.
-    #[serde(default, deserialize_with = "flexible_bool")]
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     #[param(value_type = Option<bool>)]
     pub trash: Option<bool>,
 }

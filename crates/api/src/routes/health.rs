@@ -12,11 +12,15 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::error::ApiError;
 
+/// The paths [`router`] answers.
+pub const PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
 pub fn router() -> Router<AppState> {
+    let [healthz_path, readyz_path, metrics_path] = PATHS;
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route(healthz_path, get(healthz))
+        .route(readyz_path, get(readyz))
+        .route(metrics_path, get(metrics))
 }
 
 /// Prometheus metrics of this process; a scrape costs no database query.

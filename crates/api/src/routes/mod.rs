@@ -16,13 +16,6 @@ use axum::response::{IntoResponse, Response};
 use fluidcloud_core::paging::Page;
 use serde::Serialize;
 
-use crate::error::ApiError;
-
-/// Paths nothing answers: 404 in the envelope.
-pub async fn not_found() -> ApiError {
-    ApiError::NotFound("route")
-}
-
 /// Header naming where the next page starts.
 pub const NEXT_CURSOR: HeaderName = HeaderName::from_static("x-next-cursor");
 

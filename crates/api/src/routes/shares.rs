@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, TimeDelta, Utc};
+use fluidcloud_core::lenient;
 use fluidcloud_core::model::{Permission, Share};
 use fluidcloud_core::passwords::hash_password_bounded;
 use fluidcloud_core::time::now;
@@ -16,12 +17,13 @@ use super::Listed;
 use crate::AppState;
 use crate::auth::{Authorized, SharesRead, SharesWrite};
 use crate::error::ApiError;
-use crate::extract::{Json, Paging, PathId, Query, flexible_bool};
+use crate::extract::{Json, Paging, PathId, Query};
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateShare {
     pub file_id: Uuid,
     /// 1–365 for an expiring link; `null` or absent for a permanent public link.
+    #[serde(default, deserialize_with = "lenient::opt_int")]
     pub expires_in_days: Option<i64>,
     /// `view` (inline) or `download` (attachment). Default: `view` for permanent
     /// links, `download` for expiring ones.
@@ -29,6 +31,7 @@ pub struct CreateShare {
     /// 4–128 characters; the link then asks for it with HTTP Basic auth.
     pub password: Option<String>,
     /// After this many full downloads the link answers 410.
+    #[serde(default, deserialize_with = "lenient::opt_int")]
     pub max_downloads: Option<i64>,
 }
 
@@ -51,7 +54,7 @@ pub struct ListShares {
     /// Only this file's links.
     pub file_id: Option<Uuid>,
     /// Also revoked, expired and exhausted links.
-    #[serde(default, deserialize_with = "flexible_bool")]
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     #[param(value_type = Option<bool>)]
     pub include_inactive: Option<bool>,
 }

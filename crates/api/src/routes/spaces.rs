@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use fluidcloud_core::lenient;
 use fluidcloud_core::model::Space;
 use fluidcloud_core::names::{validate_app_name, validate_space_name};
 use serde::{Deserialize, Serialize};
@@ -13,7 +14,7 @@ use super::Listed;
 use crate::AppState;
 use crate::auth::{Authorized, SpacesRead, SpacesWrite};
 use crate::error::ApiError;
-use crate::extract::{Json, Paging, PathId, Query, flexible_bool};
+use crate::extract::{Json, Paging, PathId, Query};
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateSpace {
@@ -32,7 +33,7 @@ pub struct RenameSpace {
 #[into_params(parameter_in = Query)]
 pub struct DeleteParams {
     /// Erase everything inside, in the background (202).
-    #[serde(default, deserialize_with = "flexible_bool")]
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
     #[param(value_type = Option<bool>)]
     pub purge: Option<bool>,
 }

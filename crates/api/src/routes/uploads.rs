@@ -37,6 +37,21 @@ pub async fn initiate(
     Ok(axum::Json(ticket))
 }
 
+/// The same as `POST /uploads/initiate`, which the hosted service's rate-limit page
+/// names as `POST /uploads`; both count against the one initiate budget.
+#[utoipa::path(
+    post, path = "/uploads", tag = "uploads", request_body = InitiateUpload,
+    security(("api_key" = ["files:write"]), ("bearer" = ["files:write"])),
+    responses((status = 200, body = UploadTicket), (status = 400), (status = 402), (status = 404), (status = 413), (status = 422))
+)]
+pub async fn initiate_alias(
+    auth: Authorized<FilesWrite>,
+    state: State<AppState>,
+    body: Json<InitiateUpload>,
+) -> Result<axum::Json<UploadTicket>, ApiError> {
+    initiate(auth, state, body).await
+}
+
 /// Turns an uploaded object into a file and waits for its scan up to
 /// `scan.inline_budget_secs`: the answer is then already `clean`, `infected` or
 /// `failed`; a slower scan answers `pending` and the worker finishes it. Repeating the same call returns the same file.

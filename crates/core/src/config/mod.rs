@@ -209,6 +209,9 @@ pub struct ApiSettings {
     pub listen: SocketAddr,
     pub request_timeout_secs: u64,
     pub max_json_body_bytes: usize,
+    /// Origins browser pages may call the API from (checked when read: each must be an
+    /// origin, or `*` alone).
+    pub cors_allowed_origins: crate::cors::AllowedOrigins,
 }
 
 #[derive(Debug, Clone, Deserialize)]

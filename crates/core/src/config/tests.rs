@@ -90,6 +90,48 @@ fn environment_overrides_defaults() {
     });
 }
 
+#[test]
+#[expect(
+    clippy::result_large_err,
+    reason = "the closure's error type is figment's"
+)]
+fn cors_origins_are_read_from_a_file_or_the_environment_and_checked() {
+    use crate::cors::AllowedOrigins;
+    assert_eq!(
+        with("").unwrap().api.cors_allowed_origins,
+        AllowedOrigins::None
+    );
+    assert_eq!(
+        with("[api]\ncors_allowed_origins = [\"*\"]")
+            .unwrap()
+            .api
+            .cors_allowed_origins,
+        AllowedOrigins::Any
+    );
+    let err = with("[api]\ncors_allowed_origins = [\"https://a.example/app\"]")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cors_allowed_origins") && err.contains("https://a.example/app"),
+        "{err}"
+    );
+    figment::Jail::expect_with(|jail| {
+        jail.set_env(
+            "FLUIDCLOUD__API__CORS_ALLOWED_ORIGINS",
+            r#"["http://127.0.0.1:3000", "https://App.example.com"]"#,
+        );
+        let settings = Settings::load(None).unwrap();
+        assert_eq!(
+            settings.api.cors_allowed_origins,
+            AllowedOrigins::List(vec![
+                "http://127.0.0.1:3000".into(),
+                "https://app.example.com".into()
+            ])
+        );
+        Ok(())
+    });
+}
+
 /// The error of loading with `file` (relative to the jail) and the jail's variables.
 fn load_error(file: Option<&str>) -> ConfigError {
     Settings::load(file.map(Path::new)).expect_err("the configuration is refused")

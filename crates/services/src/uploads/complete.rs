@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use fluidcloud_core::config::Settings;
 use fluidcloud_core::content_type::canonical_content_type;
+use fluidcloud_core::lenient;
 use fluidcloud_core::model::{File, UploadState};
 use fluidcloud_core::names::{validate_client_key, validate_entry_name};
 use fluidcloud_core::time::now;
@@ -22,7 +23,7 @@ use crate::scan::{ScanRun, scan_file};
 /// A part as the store acknowledged it (names as in S3's API).
 #[derive(Deserialize, Serialize, ToSchema)]
 pub struct CompletedPart {
-    #[serde(rename = "PartNumber")]
+    #[serde(rename = "PartNumber", deserialize_with = "lenient::int")]
     pub part_number: i32,
     #[serde(rename = "ETag")]
     pub etag: String,
@@ -39,6 +40,7 @@ pub struct CompleteUpload {
     pub original_name: String,
     /// The declared type; the scanner replaces it with the detected one.
     pub mime: Option<String>,
+    #[serde(deserialize_with = "lenient::int")]
     pub size: u64,
     /// Hex SHA-256 of the bytes; the scan verifies it.
     pub sha256: Option<String>,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use fluidcloud_core::content_type::canonical_content_type;
+use fluidcloud_core::lenient;
 use fluidcloud_core::model::UNLIMITED;
 use fluidcloud_core::names::{DEFAULT_APP, validate_app_name, validate_entry_name};
 use fluidcloud_core::time::now;
@@ -22,6 +23,7 @@ pub struct InitiateUpload {
     /// The type the PUT must declare (and the file's type until it is scanned).
     pub content_type: String,
     /// Exact size in bytes; the PUT must send exactly this many.
+    #[serde(deserialize_with = "lenient::int")]
     pub size: u64,
     pub space_id: Uuid,
     pub folder_id: Option<Uuid>,

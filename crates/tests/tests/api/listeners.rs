@@ -71,6 +71,7 @@ async fn embedded_store(header: u64, body: u64) -> (String, ObjectStore, tempfil
     let server = embedded::serve(
         dir.path(),
         &credentials,
+        &Default::default(),
         &timeouts,
         listener,
         std::future::pending(),

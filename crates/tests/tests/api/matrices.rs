@@ -35,6 +35,8 @@ const SPEC_ROUTES: &[(&str, &str, Option<&str>)] = &[
     ),
     ("GET", "/api/v1/folders/{id}/stats", Some("folders:read")),
     ("POST", "/api/v1/uploads/initiate", Some("files:write")),
+    // The hosted rate-limit page's name for initiate (SPEC §4).
+    ("POST", "/api/v1/uploads", Some("files:write")),
     ("POST", "/api/v1/uploads/complete", Some("files:write")),
     ("POST", "/api/v1/uploads/import-url", Some("files:write")),
     ("DELETE", "/api/v1/uploads/{file_id}", Some("files:write")),

@@ -1,5 +1,6 @@
-//! Rate limits (SPEC §5): the overall budget, the per-action budgets, the headers, a
-//! budget shared by several API instances, and a limiter outage.
+//! Rate limits (SPEC §5): the overall budget, the per-action budgets (`POST /uploads`
+//! sharing initiate's), the headers, a budget shared by several API instances, and a
+//! limiter outage.
 
 use std::time::Duration;
 
@@ -118,6 +119,30 @@ async fn each_action_has_its_own_budget_on_top_of_the_overall_one() {
     }
     client.me().await.expect(429);
     client.list_spaces().await.expect(429);
+}
+
+#[tokio::test]
+async fn post_uploads_spends_the_initiate_budget() {
+    let app = TestApp::spawn_with(|s| s.rate_limits.window_secs = 3600).await;
+    let plan = Plan {
+        rate_limits: RateLimits {
+            initiates_per_minute: Some(2),
+            ..RateLimits::default()
+        },
+        ..Plan::unlimited()
+    };
+    let client = app.tenant_with_plan(plan).await;
+    fresh_window(3600, 60).await;
+    let space = client.default_space().await;
+    let body =
+        json!({ "original_name": "a", "content_type": "text/plain", "size": 1, "space_id": space });
+    client.post("/uploads/initiate", &body).await.expect(200);
+    client.post("/uploads", &body).await.expect(200);
+    // One budget for both paths: either is refused now.
+    let refused = client.post("/uploads", &body).await.expect(429);
+    assert!(number(&refused, "retry-after") >= 1);
+    client.post("/uploads/initiate", &body).await.expect(429);
+    client.me().await.expect(200);
 }
 
 #[tokio::test]

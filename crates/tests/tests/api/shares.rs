@@ -78,7 +78,8 @@ async fn bad_link_requests_are_refused() {
     for (body, status) in [
         (json!({ "file_id": file, "expires_in_days": 0 }), 422),
         (json!({ "file_id": file, "expires_in_days": 366 }), 422),
-        (json!({ "file_id": file, "expires_in_days": "7" }), 422),
+        // Numeric strings are integers (SPEC §3), fractions are not.
+        (json!({ "file_id": file, "expires_in_days": "7.5" }), 422),
         (json!({ "file_id": file, "permission": "edit" }), 422),
         (json!({ "file_id": file, "password": "abc" }), 422),
         (json!({ "file_id": file, "password": "x".repeat(129) }), 422),

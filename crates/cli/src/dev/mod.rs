@@ -2,9 +2,12 @@
 //!
 //! A partner's local backend and CI target: SQLite and the data under one folder, a
 //! tenant `dev` with an unlimited plan, and a key with every scope written to
-//! `<data-dir>/dev-key` (mode 0600) and reused by later runs.
+//! `<data-dir>/dev-key` (mode 0600) and reused by later runs. [`addresses`] decides
+//! where it listens and which host its URLs name.
 
-use std::net::SocketAddr;
+mod addresses;
+
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -44,15 +47,24 @@ pub struct DevArgs {
     /// Where the embedded S3-compatible object store listens.
     #[arg(long, default_value = "127.0.0.1:8082")]
     s3_addr: SocketAddr,
+    /// Bind every listener to this address instead (keeping the ports above), e.g.
+    /// 0.0.0.0 so other machines or containers can connect.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<IpAddr>,
+    /// Host name or address that presigned upload URLs, raw links and the API URL name
+    /// (default: the listening address, or 127.0.0.1 when listening on all).
+    #[arg(long, value_name = "HOST")]
+    public_host: Option<addresses::PublicHost>,
 }
 
 pub async fn run(mut args: DevArgs) -> anyhow::Result<()> {
     create_private_dir(&args.data_dir)?;
     let credentials = dev_store_credentials(&args.data_dir)?;
     // Bound first: with port 0 the system picks, and every URL must name its choice.
-    let api_listener = bind(args.api_addr, "API").await?;
-    let files_listener = bind(args.files_addr, "files server").await?;
-    let s3_listener = bind(args.s3_addr, "object store").await?;
+    let listen = |addr| addresses::bind_addr(addr, args.listen);
+    let api_listener = bind(listen(args.api_addr), "API").await?;
+    let files_listener = bind(listen(args.files_addr), "files server").await?;
+    let s3_listener = bind(listen(args.s3_addr), "object store").await?;
     args.api_addr = api_listener.local_addr()?;
     args.files_addr = files_listener.local_addr()?;
     args.s3_addr = s3_listener.local_addr()?;
@@ -80,6 +92,7 @@ pub async fn run(mut args: DevArgs) -> anyhow::Result<()> {
     let objects = embedded::serve(
         &args.data_dir.join("objects"),
         &credentials,
+        &settings.api.cors_allowed_origins,
         &settings.listeners,
         s3_listener,
         until_stopped(),
@@ -147,6 +160,8 @@ fn dev_settings(args: &DevArgs, credentials: &Credentials) -> anyhow::Result<Set
                 dev_signing_secret(&args.data_dir)?,
             ));
     }
+    let store_endpoint = addresses::internal_url(args.s3_addr);
+    let store_public = addresses::public_url(args.s3_addr, args.public_host.as_ref());
     let figment = figment
         .merge(Serialized::default(
             "database.url",
@@ -159,13 +174,21 @@ fn dev_settings(args: &DevArgs, credentials: &Credentials) -> anyhow::Result<Set
         ))
         .merge(Serialized::default(
             "files.public_url",
-            format!("http://{}", args.files_addr),
+            addresses::public_url(args.files_addr, args.public_host.as_ref()),
         ))
         .merge(Serialized::default(
             "storage.endpoint",
-            format!("http://{}", args.s3_addr),
+            store_endpoint.clone(),
         ))
-        .merge(Serialized::default("storage.public_endpoint", ""))
+        .merge(Serialized::default(
+            "storage.public_endpoint",
+            // Empty: presigned URLs name the endpoint the services use.
+            if store_public == store_endpoint {
+                String::new()
+            } else {
+                store_public
+            },
+        ))
         .merge(Serialized::default("storage.bucket", "fluidcloud"))
         .merge(Serialized::default(
             "storage.access_key_id",
@@ -299,18 +322,24 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
 
 #[expect(clippy::print_stdout, reason = "the banner is the command's output")]
 fn print_banner(args: &DevArgs, key: &str) {
+    let public = |addr| addresses::public_url(addr, args.public_host.as_ref());
+    let api = public(args.api_addr);
     println!("FluidCloud dev server is ready.");
     println!();
-    println!("  API base URL:   http://{}", args.api_addr);
-    println!("  API:            http://{}/api/v1", args.api_addr);
-    println!("  Files base URL: http://{}", args.files_addr);
-    println!("  Object store:   http://{}", args.s3_addr);
+    println!("  API base URL:   {api}");
+    println!("  API:            {api}/api/v1");
+    println!("  Files base URL: {}", public(args.files_addr));
+    println!("  Object store:   {}", public(args.s3_addr));
     println!("  API key:        {key}");
     println!("  Data folder:    {}", args.data_dir.display());
+    if args.api_addr.ip().is_unspecified() && args.public_host.is_none() {
+        println!();
+        println!(
+            "Listening on every address, but URLs name this machine's loopback: add\n\
+             --public-host HOST so presigned URLs and links work from other machines."
+        );
+    }
     println!();
-    println!(
-        "Python SDK: FluidCloud(api_key=\"{key}\", base_url=\"http://{}\")",
-        args.api_addr
-    );
+    println!("Python SDK: FluidCloud(api_key=\"{key}\", base_url=\"{api}\")");
     println!("Press Ctrl-C to stop.");
 }

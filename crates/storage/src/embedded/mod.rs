@@ -1,6 +1,9 @@
 //! An S3 endpoint served inside the process over a local folder (`s3s` + `s3s-fs`),
 //! with real SigV4 checks, so `fluidcloud dev` and the tests exercise the same S3 code
-//! path and the same presigned URLs as production, with nothing installed.
+//! path and the same presigned URLs as production, with nothing installed. Browsers
+//! get CORS answers for the configured origins ([`cors`]).
+
+mod cors;
 
 mod stall;
 
@@ -8,6 +11,7 @@ use std::future::Future;
 use std::path::Path;
 
 use fluidcloud_core::config::ListenerSettings;
+use fluidcloud_core::cors::AllowedOrigins;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnectionBuilder;
 use s3s::auth::SimpleAuth;
@@ -57,11 +61,13 @@ pub struct EmbeddedError {
 }
 
 /// Serves S3 over `root` on `listener` until `shutdown` completes; connections in
-/// flight are finished first. Headers must arrive within the listeners' header
-/// timeout, and a body may not pause for longer than their body timeout.
+/// flight are finished first. Pages of `cors` origins may use it from a browser.
+/// Headers must arrive within the listeners' header timeout, and a body may not pause
+/// for longer than their body timeout.
 pub fn serve(
     root: &Path,
     credentials: &Credentials,
+    cors: &AllowedOrigins,
     listeners: &ListenerSettings,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -80,7 +86,7 @@ pub fn serve(
             credentials.access_key_id.as_str(),
             credentials.secret_access_key.as_str(),
         ));
-        builder.build()
+        cors::WithCors::new(builder.build(), cors.clone())
     };
     let header_read_timeout = listeners.header_read_timeout();
     let body_read_timeout = listeners.body_read_timeout();
@@ -90,7 +96,7 @@ pub fn serve(
             let request = request.map(|body| {
                 s3s::Body::http_body_unsync(stall::StallTimeout::new(body, body_read_timeout))
             });
-            async move { service.call(request).await }
+            hyper::service::Service::call(&service, request)
         });
     Ok(async move {
         // A half-sent request is closed once `header_read_timeout` has passed.
