@@ -36,6 +36,7 @@ const POSTGRES: &[Embedded] = migrations!("postgres":
     7 "0007_job_claims",
     8 "0008_canonical_content_types",
     9 "0009_default_space_app",
+    10 "0010_app_usage",
 );
 
 const SQLITE: &[Embedded] = migrations!("sqlite":
@@ -48,6 +49,7 @@ const SQLITE: &[Embedded] = migrations!("sqlite":
     7 "0007_job_claims",
     8 "0008_canonical_content_types",
     9 "0009_default_space_app",
+    10 "0010_app_usage",
 );
 
 #[derive(Debug)]
