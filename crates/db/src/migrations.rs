@@ -37,6 +37,7 @@ const POSTGRES: &[Embedded] = migrations!("postgres":
     8 "0008_canonical_content_types",
     9 "0009_default_space_app",
     10 "0010_app_usage",
+    11 "0011_file_pages",
 );
 
 const SQLITE: &[Embedded] = migrations!("sqlite":
@@ -50,6 +51,7 @@ const SQLITE: &[Embedded] = migrations!("sqlite":
     8 "0008_canonical_content_types",
     9 "0009_default_space_app",
     10 "0010_app_usage",
+    11 "0011_file_pages",
 );
 
 #[derive(Debug)]
