@@ -36,19 +36,24 @@ pub struct ListFiles {
     #[param(value_type = Option<bool>)]
     pub recursive: Option<bool>,
     /// Only files of this app namespace.
+    #[param(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._-]+$")]
     pub app: Option<String>,
 }
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ResolveParams {
+    /// 1–255 bytes of UTF-8, as given at upload.
+    #[param(min_length = 1, max_length = 255)]
     pub client_key: String,
     /// App namespace; `fluidcloud` when omitted.
+    #[param(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._-]+$")]
     pub app: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateFile {
+    #[schema(schema_with = fluidcloud_core::names::json_schema::opt_entry_name)]
     pub original_name: Option<String>,
     /// New folder; absent leaves it, `null` moves the file to the space root.
     #[serde(default, deserialize_with = "explicit_null")]
