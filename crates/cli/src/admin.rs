@@ -239,7 +239,8 @@ async fn tenant(store: &Store, command: TenantCommand) -> anyhow::Result<()> {
             let counters = store.quota(id).await?;
             let recounted = store.recount_usage(id).await?;
             let consistent = counters.bytes_used == recounted.bytes_used
-                && counters.bytes_reserved == recounted.bytes_reserved;
+                && counters.bytes_reserved == recounted.bytes_reserved
+                && counters.by_app == recounted.by_app;
             print_json(&json!({
                 "counters": counters,
                 "recounted": recounted,

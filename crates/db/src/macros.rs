@@ -135,6 +135,28 @@ macro_rules! release_used {
     }};
 }
 
+/// Inside a `with_pool!` transaction: adds `bytes` and `files` (either may be negative)
+/// to the tenant's usage of one app namespace (`GET /quota`'s `by_app`), wherever
+/// `bytes_used` changes. After the tenant row in the lock order.
+macro_rules! count_app {
+    ($tx:ident, $tenant_id:expr, $app:expr, $bytes:expr, $files:expr) => {{
+        let (bytes, files): (i64, i64) = ($bytes, $files);
+        if bytes != 0 || files != 0 {
+            ::sqlx::query(
+                "INSERT INTO app_usage (tenant_id, app, bytes, files) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (tenant_id, app) DO UPDATE \
+                 SET bytes = app_usage.bytes + excluded.bytes, files = app_usage.files + excluded.files",
+            )
+            .bind($tenant_id)
+            .bind($app)
+            .bind(bytes)
+            .bind(files)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    }};
+}
+
 /// Inside a `with_pool!` transaction (`$db` the backend type): takes the tenant's row
 /// for the rest of the transaction, before any file, upload or share row (the lock
 /// order in this module's documentation). SQLite's write transactions are serialised

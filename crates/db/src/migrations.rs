@@ -36,6 +36,8 @@ const POSTGRES: &[Embedded] = migrations!("postgres":
     7 "0007_job_claims",
     8 "0008_canonical_content_types",
     9 "0009_default_space_app",
+    10 "0010_app_usage",
+    11 "0011_file_pages",
 );
 
 const SQLITE: &[Embedded] = migrations!("sqlite":
@@ -48,6 +50,8 @@ const SQLITE: &[Embedded] = migrations!("sqlite":
     7 "0007_job_claims",
     8 "0008_canonical_content_types",
     9 "0009_default_space_app",
+    10 "0010_app_usage",
+    11 "0011_file_pages",
 );
 
 #[derive(Debug)]

@@ -29,6 +29,13 @@ pub(crate) const BYTES_KEPT: &str = bytes_kept!();
 pub(crate) const COUNTED_BYTES: &str =
     concat!("CASE WHEN ", bytes_kept!(), " THEN size ELSE 0 END");
 
+/// SQL expression: 1 when a `files` row counts among its app's files, else 0.
+pub(crate) const COUNTED_FILE: &str = concat!(
+    "CAST(CASE WHEN ",
+    bytes_kept!(),
+    " THEN 1 ELSE 0 END AS BIGINT)"
+);
+
 /// [`COUNTED_BYTES`] of a row already loaded.
 pub(crate) fn counted_bytes(file: &File) -> i64 {
     if file.scan_status == ScanStatus::Infected {
@@ -89,14 +96,14 @@ impl Store {
             .bind(tenant_id)
             .fetch_optional(&mut *tx)
             .await?;
-                let by_app: Vec<AppUsage> = sqlx::query_as(&format!(
-                "SELECT source_app AS app, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes, COUNT(*) AS files \
-                 FROM files WHERE tenant_id = $1 AND {BYTES_KEPT} \
-                 GROUP BY source_app ORDER BY source_app",
-            ))
-            .bind(tenant_id)
-            .fetch_all(&mut *tx)
-            .await?;
+                // The running counters: a few rows, whatever the number of files.
+                let by_app: Vec<AppUsage> = sqlx::query_as(
+                    "SELECT app, bytes, files FROM app_usage \
+                     WHERE tenant_id = $1 AND files > 0 ORDER BY app",
+                )
+                .bind(tenant_id)
+                .fetch_all(&mut *tx)
+                .await?;
                 tx.commit().await?;
                 let (used, limit, reserved, links_limit) =
                     tenant.ok_or(StoreError::NotFound("tenant"))?;
@@ -116,41 +123,45 @@ impl Store {
     /// The tenant's usage recomputed from the rows themselves (files, shares, open
     /// uploads), for checking the running counters. Same shape as [`Store::quota`].
     pub async fn recount_usage(&self, tenant_id: Uuid) -> StoreResult<Quota> {
-        let (bytes_used, bytes_reserved, limits): (i64, i64, Option<(i64, i64)>) = with_pool!(
-            self,
-            |pool| {
-                let mut tx = pool.begin().await?;
-                let used: i64 = sqlx::query_scalar(&format!(
-                    "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM files \
+        let (bytes_used, bytes_reserved, by_app, limits) = with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let used: i64 = sqlx::query_scalar(&format!(
+                "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM files \
                  WHERE tenant_id = $1 AND {BYTES_KEPT}",
-                ))
-                .bind(tenant_id)
-                .fetch_one(&mut *tx)
-                .await?;
-                let reserved: i64 = sqlx::query_scalar(
+            ))
+            .bind(tenant_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let reserved: i64 = sqlx::query_scalar(
                 "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM uploads WHERE tenant_id = $1 AND state = 'open'",
             )
             .bind(tenant_id)
             .fetch_one(&mut *tx)
             .await?;
-                let limits: Option<(i64, i64)> =
-                    sqlx::query_as("SELECT bytes_limit, links_limit FROM tenants WHERE id = $1")
-                        .bind(tenant_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                tx.commit().await?;
-                Ok::<_, StoreError>((used, reserved, limits))
-            }
-        )?;
+            let by_app: Vec<AppUsage> = sqlx::query_as(&format!(
+                    "SELECT source_app AS app, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes, COUNT(*) AS files \
+                     FROM files WHERE tenant_id = $1 AND {BYTES_KEPT} \
+                     GROUP BY source_app ORDER BY source_app",
+                ))
+                .bind(tenant_id)
+                .fetch_all(&mut *tx)
+                .await?;
+            let limits: Option<(i64, i64)> =
+                sqlx::query_as("SELECT bytes_limit, links_limit FROM tenants WHERE id = $1")
+                    .bind(tenant_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>((used, reserved, by_app, limits))
+        })?;
         let (bytes_limit, links_limit) = limits.ok_or(StoreError::NotFound("tenant"))?;
-        let quota = self.quota(tenant_id).await?;
         Ok(Quota {
             bytes_used,
             bytes_limit,
             bytes_reserved,
             links_used: self.links_used(tenant_id).await?,
             links_limit,
-            by_app: quota.by_app,
+            by_app,
         })
     }
 }

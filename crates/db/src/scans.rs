@@ -91,11 +91,11 @@ impl Store {
                     lock_tenant!(tx, Db, tenant_id);
                 }
             }
-            let row: Option<(Uuid, String, i64)> = sqlx::query_as(
+            let row: Option<(Uuid, String, i64, String)> = sqlx::query_as(
                 "UPDATE files SET scan_status = $2, status = $3, mime = COALESCE($4, mime), \
                  sha256 = COALESCE($5, sha256), scanner = $6, scan_signature = $7, scanned_at = $8, updated_at = $8, \
                  object_etag = COALESCE($10, object_etag) \
-                 WHERE id = $1 AND scan_status = $9 RETURNING tenant_id, object_key, size",
+                 WHERE id = $1 AND scan_status = $9 RETURNING tenant_id, object_key, size, source_app",
             )
             .bind(file_id)
             .bind(outcome.scan_status.as_str())
@@ -109,11 +109,12 @@ impl Store {
             .bind(&outcome.object_etag)
             .fetch_optional(&mut *tx)
             .await?;
-            let Some((tenant_id, object_key, size)) = row else {
+            let Some((tenant_id, object_key, size, app)) = row else {
                 return Ok(false);
             };
             if outcome.scan_status == ScanStatus::Infected {
                 release_used!(tx, tenant_id, size);
+                count_app!(tx, tenant_id, &app, -size, -1);
                 let keys = [object_key];
                 Db::enqueue_deletes(&mut tx, &keys, now() + chrono::TimeDelta::minutes(1)).await?;
             }

@@ -11,7 +11,7 @@ use crate::backend::{Dialect, Store, page_bounds};
 use crate::changes::{Change, Publish};
 use crate::error::{StoreError, StoreResult};
 use crate::jobs::{Enqueue, JobKind};
-use crate::quota::COUNTED_BYTES;
+use crate::quota::{COUNTED_BYTES, COUNTED_FILE};
 
 pub(crate) const SPACE_COLUMNS: &str = "id, tenant_id, name, app, created_at, updated_at";
 
@@ -240,20 +240,27 @@ impl Store {
                     .fetch_all(&mut *tx)
                     .await?;
             let mut keys = Vec::with_capacity(files.len());
+            let mut apps: Vec<(Uuid, String, i64, i64)> = Vec::with_capacity(files.len());
             let mut freed = 0;
             for id in &files {
                 // What was deleted is what is released and erased.
-                let deleted: Option<(String, i64)> = sqlx::query_as(&format!(
-                    "DELETE FROM files WHERE id = $1 RETURNING object_key, {COUNTED_BYTES}"
+                let deleted: Option<(String, i64, String, i64)> = sqlx::query_as(&format!(
+                    "DELETE FROM files WHERE id = $1 RETURNING object_key, {COUNTED_BYTES}, source_app, {COUNTED_FILE}"
                 ))
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?;
-                if let Some((key, counted)) = deleted {
+                if let Some((key, counted, app, kept)) = deleted {
                     Db::publish(&mut tx, &Change::File(*id)).await?;
                     keys.push(key);
                     freed += counted;
+                    apps.push((tenant_id, app, counted, kept));
                 }
+            }
+            for ((_, app), (bytes, count)) in
+                crate::trash::by_app(apps.iter().map(|(t, app, b, n)| (*t, app, *b, *n)))
+            {
+                count_app!(tx, tenant_id, &app, -bytes, -count);
             }
             release_used!(tx, tenant_id, freed);
             let finished = i64::try_from(files.len()).unwrap_or(i64::MAX) < batch;

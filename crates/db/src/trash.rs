@@ -3,7 +3,7 @@
 //! the Trash too long. Whatever is erased releases its quota and leaves a job to
 //! delete its bytes.
 
-use fluidcloud_core::model::File;
+use fluidcloud_core::model::{File, ScanStatus};
 use fluidcloud_core::time::now;
 use uuid::Uuid;
 
@@ -12,7 +12,7 @@ use crate::changes::{Change, Publish};
 use crate::error::{StoreError, StoreResult};
 use crate::files::{FILE_COLUMNS, IN_LIVE_SPACE};
 use crate::jobs::Enqueue;
-use crate::quota::{COUNTED_BYTES, counted_bytes};
+use crate::quota::{COUNTED_BYTES, COUNTED_FILE, counted_bytes};
 
 /// What permanently deleting a file freed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -144,6 +144,8 @@ impl Store {
                 .await?;
             let counted = counted_bytes(&file);
             release_used!(tx, tenant_id, counted);
+            let kept = i64::from(file.scan_status != ScanStatus::Infected);
+            count_app!(tx, tenant_id, &file.source_app, -counted, -kept);
             // The caller erases the bytes at once; the job is there if that fails.
             let keys = [file.object_key.clone()];
             Db::enqueue_deletes(&mut tx, &keys, now() + chrono::TimeDelta::minutes(1)).await?;
@@ -181,7 +183,7 @@ impl Store {
         // neither deleted nor counted, and its bytes stay.
         let delete_files = format!(
             "DELETE FROM files WHERE {scope} AND deleted_at IS NOT NULL AND {IN_LIVE_SPACE} \
-             RETURNING object_key, {COUNTED_BYTES}"
+             RETURNING object_key, {COUNTED_BYTES}, source_app, {COUNTED_FILE}"
         );
         let delete_folders = format!(
             "DELETE FROM folders WHERE {scope} AND deleted_at IS NOT NULL \
@@ -190,7 +192,7 @@ impl Store {
         let emptied = with_pool!(self, |pool, Db| {
             let mut tx = Db::begin_write(pool).await?;
             lock_tenant!(tx, Db, tenant_id);
-            let files: Vec<(String, i64)> = sqlx::query_as(&delete_files)
+            let files: Vec<(String, i64, String, i64)> = sqlx::query_as(&delete_files)
                 .bind(tenant_id)
                 .bind(space_id)
                 .fetch_all(&mut *tx)
@@ -202,9 +204,14 @@ impl Store {
                 .bind(space_id)
                 .execute(&mut *tx)
                 .await?;
-            let freed: i64 = files.iter().map(|(_, counted)| counted).sum();
+            let freed: i64 = files.iter().map(|(_, counted, _, _)| counted).sum();
             release_used!(tx, tenant_id, freed);
-            let keys: Vec<String> = files.iter().map(|(key, _)| key.clone()).collect();
+            for ((_, app), (bytes, count)) in
+                by_app(files.iter().map(|(_, b, app, n)| (tenant_id, app, *b, *n)))
+            {
+                count_app!(tx, tenant_id, &app, -bytes, -count);
+            }
+            let keys: Vec<String> = files.iter().map(|(key, _, _, _)| key.clone()).collect();
             Db::enqueue_deletes(&mut tx, &keys, now()).await?;
             tx.commit().await?;
             Ok::<_, StoreError>(TrashEmptied {
@@ -239,6 +246,7 @@ impl Store {
                 lock_tenant!(tx, Db, tenant_id);
             }
             let mut files: Vec<(Uuid, Uuid, String, i64)> = Vec::with_capacity(candidates.len());
+            let mut apps: Vec<(Uuid, String, i64, i64)> = Vec::with_capacity(candidates.len());
             let mut freed: std::collections::HashMap<Uuid, i64> = std::collections::HashMap::new();
             for (id, _) in &candidates {
                 sqlx::query("DELETE FROM shares WHERE file_id = $1")
@@ -247,21 +255,27 @@ impl Store {
                     .await?;
                 // Still trashed long enough now that it is locked? Restored or purged
                 // meanwhile: not this purge's to erase.
-                let deleted: Option<(Uuid, String, i64)> = sqlx::query_as(&format!(
+                let deleted: Option<(Uuid, String, i64, String, i64)> = sqlx::query_as(&format!(
                     "DELETE FROM files WHERE id = $1 AND deleted_at IS NOT NULL AND deleted_at < $2 \
-                     RETURNING tenant_id, object_key, {COUNTED_BYTES}"
+                     RETURNING tenant_id, object_key, {COUNTED_BYTES}, source_app, {COUNTED_FILE}"
                 ))
                 .bind(id)
                 .bind(cutoff)
                 .fetch_optional(&mut *tx)
                 .await?;
-                if let Some((tenant_id, key, counted)) = deleted {
+                if let Some((tenant_id, key, counted, app, kept)) = deleted {
                     *freed.entry(tenant_id).or_default() += counted;
+                    apps.push((tenant_id, app, counted, kept));
                     files.push((*id, tenant_id, key, counted));
                 }
             }
             for (tenant_id, bytes) in freed {
                 release_used!(tx, tenant_id, bytes);
+            }
+            for ((tenant_id, app), (bytes, count)) in
+                by_app(apps.iter().map(|(t, app, b, n)| (*t, app, *b, *n)))
+            {
+                count_app!(tx, tenant_id, &app, -bytes, -count);
             }
             let keys: Vec<String> = files.iter().map(|f| f.2.clone()).collect();
             Db::enqueue_deletes(&mut tx, &keys, now()).await?;
@@ -293,4 +307,17 @@ impl Store {
         }
         Ok(emptied)
     }
+}
+
+/// Bytes and files per (tenant, app), summed from deleted rows, in a stable order.
+pub(crate) fn by_app<'a>(
+    rows: impl Iterator<Item = (Uuid, &'a String, i64, i64)>,
+) -> std::collections::BTreeMap<(Uuid, String), (i64, i64)> {
+    let mut sums = std::collections::BTreeMap::new();
+    for (tenant_id, app, bytes, files) in rows {
+        let entry: &mut (i64, i64) = sums.entry((tenant_id, app.clone())).or_default();
+        entry.0 += bytes;
+        entry.1 += files;
+    }
+    sums
 }

@@ -212,6 +212,7 @@ impl Store {
                 .bind(at)
                 .fetch_one(&mut *tx)
                 .await?;
+            count_app!(tx, upload.tenant_id, &upload.source_app, upload.size, 1);
             Db::enqueue(
                 &mut tx,
                 &JobKind::Scan { file_id: file.id },

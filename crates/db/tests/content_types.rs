@@ -5,7 +5,7 @@
 use fluidcloud_core::content_type::canonical_content_type;
 use sqlx::Connection;
 
-const DATABASE_ENV: &str = "FLUIDCLOUD_TEST_DATABASE_URL";
+mod common;
 
 /// Stored value → what it must become.
 const CASES: &[(&str, &str)] = &[
@@ -94,13 +94,9 @@ async fn sqlite_rows_become_canonical() {
 
 #[tokio::test]
 async fn postgres_rows_become_canonical() {
-    let Ok(url) = std::env::var(DATABASE_ENV) else {
+    let Some(mut conn) = common::postgres().await else {
         return;
     };
-    if url.is_empty() {
-        return;
-    }
-    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
     run_cases!(
         conn,
         "CREATE TEMP TABLE probe (input text NOT NULL, mime text NOT NULL)",

@@ -4,7 +4,7 @@
 
 use sqlx::Connection;
 
-const DATABASE_ENV: &str = "FLUIDCLOUD_TEST_DATABASE_URL";
+mod common;
 
 /// (name, app before) → app after.
 const CASES: &[(&str, Option<&str>, Option<&str>)] = &[
@@ -54,13 +54,9 @@ async fn sqlite_default_spaces_get_the_default_app() {
 
 #[tokio::test]
 async fn postgres_default_spaces_get_the_default_app() {
-    let Ok(url) = std::env::var(DATABASE_ENV) else {
+    let Some(mut conn) = common::postgres().await else {
         return;
     };
-    if url.is_empty() {
-        return;
-    }
-    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
     // A temporary table shadows any `spaces` of that database for this connection.
     run_cases!(
         conn,

@@ -177,7 +177,10 @@ async fn the_trash_is_purged_after_the_retention_period() {
         recent["deleted_at"].is_string(),
         "recently trashed files stay"
     );
-    assert_eq!(client.get("/quota").await.body["bytes_used"], 6);
+    let quota = client.get("/quota").await.body;
+    assert_eq!(quota["bytes_used"], 6);
+    let recounted = app.store.recount_usage(client.tenant_id).await.unwrap();
+    assert_eq!(quota, serde_json::to_value(&recounted).unwrap());
 }
 
 async fn age_trash(app: &TestApp, file: &str, folders: &[uuid::Uuid]) {

@@ -113,6 +113,43 @@ async fn quota_matches_the_rows_after_every_mutation() {
     let q = consistent(&app, &client, "emptying the Trash").await;
     assert_eq!(q["bytes_used"], 0);
     assert_eq!(q["by_app"], json!([]));
+
+    // A second space, then its purge in the worker.
+    let other = client
+        .post("/spaces", &json!({ "name": "other", "app": "other-app" }))
+        .await
+        .expect(201)
+        .id();
+    client
+        .upload(other, "o.txt", "text/plain", &[b'o'; 300])
+        .await;
+    let q = consistent(&app, &client, "an upload to a second space").await;
+    assert_eq!(
+        q["by_app"],
+        json!([{ "app": "fluidcloud", "bytes": 300, "files": 1 }])
+    );
+    client
+        .delete(&format!("/spaces/{other}?purge=true"))
+        .await
+        .expect(202);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    // The space leaves listings at once; its rows go in the worker.
+    while app
+        .store
+        .recount_usage(client.tenant_id)
+        .await
+        .unwrap()
+        .bytes_used
+        > 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the space was never purged"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let q = consistent(&app, &client, "a space purge").await;
+    assert_eq!(q["by_app"], json!([]));
 }
 
 async fn talk_id(client: &ApiClient, space: uuid::Uuid) -> String {

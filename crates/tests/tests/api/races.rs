@@ -46,8 +46,16 @@ async fn assert_books_balance(app: &TestApp, client: &ApiClient) {
     let counters = app.store.quota(client.tenant_id).await.unwrap();
     let recounted = app.store.recount_usage(client.tenant_id).await.unwrap();
     assert_eq!(
-        (counters.bytes_used, counters.bytes_reserved),
-        (recounted.bytes_used, recounted.bytes_reserved)
+        (
+            counters.bytes_used,
+            counters.bytes_reserved,
+            counters.by_app
+        ),
+        (
+            recounted.bytes_used,
+            recounted.bytes_reserved,
+            recounted.by_app
+        )
     );
 }
 
