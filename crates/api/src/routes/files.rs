@@ -43,7 +43,8 @@ pub struct ListFiles {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ResolveParams {
-    /// 1–255 bytes of UTF-8, as given at upload.
+    /// The key given at upload. A value no upload could have been given (see
+    /// `client_key` there) finds nothing: 404.
     #[param(min_length = 1, max_length = 255)]
     pub client_key: String,
     /// App namespace; `fluidcloud` when omitted.
@@ -130,8 +131,11 @@ pub async fn resolve_file(
 ) -> Result<axum::Json<File>, ApiError> {
     let app = params.app.as_deref().unwrap_or(DEFAULT_APP);
     validate_app_name(app).map_err(|e| ApiError::Unprocessable(format!("app: {e}")))?;
-    validate_client_key(&params.client_key)
-        .map_err(|e| ApiError::Unprocessable(format!("client_key: {e}")))?;
+    // A key no upload could have been given matches no file: the answer to a lookup
+    // is "not found", as for any other key nobody used.
+    if validate_client_key(&params.client_key).is_err() {
+        return Err(ApiError::NotFound("file"));
+    }
     Ok(axum::Json(
         state
             .store

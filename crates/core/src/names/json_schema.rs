@@ -46,6 +46,17 @@ fn string(nullable: bool, max: usize, pattern: String, description: &str) -> Sch
     )
 }
 
+fn string_without_pattern(max: usize, description: &str) -> Schema {
+    Schema::Object(
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .min_length(Some(1))
+            .max_length(Some(max))
+            .description(Some(description))
+            .build(),
+    )
+}
+
 const ENTRY: &str = "1–255 bytes of UTF-8; no `/`, `\\`, control or invisible direction \
                      characters; not `.` or `..`; no leading or trailing whitespace (else 400).";
 const SPACE: &str = "1–200 characters; no control or invisible direction characters; no \
@@ -63,8 +74,10 @@ pub fn opt_entry_name() -> Schema {
     string(true, MAX_ENTRY_NAME_BYTES, entry_pattern(), ENTRY)
 }
 
+/// Without its pattern: schemathesis' generator (hypothesis on CPython 3.11) crashes
+/// drawing values for it; the description states the rule, and breaking it is a 400.
 pub fn space_name() -> Schema {
-    string(false, MAX_SPACE_NAME_CHARS, label_pattern(), SPACE)
+    string_without_pattern(MAX_SPACE_NAME_CHARS, SPACE)
 }
 
 pub fn client_key() -> Schema {
