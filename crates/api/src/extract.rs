@@ -110,8 +110,14 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
 pub struct Paging {
     /// Page size, 1–1000. Without it the whole list is returned.
     #[serde(default, deserialize_with = "lenient::opt_int")]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
-    /// The `X-Next-Cursor` header of the previous page.
+    /// The `X-Next-Cursor` header of the previous page (32 characters, base64url);
+    /// empty means the first page. A cursor this server did not issue is 422.
+    // The pattern admits every cursor issued for rows written before the year ~9600
+    // (first 8 bytes: a non-negative microsecond time below 56·2^52), and nothing the
+    // decoder refuses.
+    #[param(pattern = "^(A[A-Za-z0-3][A-Za-z0-9_-]{30})?$")]
     pub cursor: Option<String>,
 }
 

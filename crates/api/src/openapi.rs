@@ -1,5 +1,10 @@
 //! The OpenAPI document, built from the same route table the router serves, so a
 //! route cannot exist without being described. Served at `/api/v1/openapi.json`.
+//! [`conventions`] adds what every operation shares; [`examples`] holds the bodies'
+//! examples.
+
+mod conventions;
+mod examples;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -91,9 +96,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }
 
-/// The document as served.
+/// The document as served. The conventions pass runs here, after the routes are
+/// merged in: `ApiDoc`'s own modifiers run before any path exists.
 pub fn document() -> utoipa::openapi::OpenApi {
-    routes().split_for_parts().1
+    let mut document = routes().split_for_parts().1;
+    conventions::Conventions.modify(&mut document);
+    document
 }
 
 async fn serve_document() -> axum::Json<utoipa::openapi::OpenApi> {

@@ -4,6 +4,8 @@
 //! other people's file systems, so anything that could act as a path or a control
 //! sequence is refused rather than silently rewritten.
 
+pub mod json_schema;
+
 /// Longest folder or file name, in bytes of UTF-8.
 pub const MAX_ENTRY_NAME_BYTES: usize = 255;
 /// Longest space name, in characters.

@@ -15,6 +15,7 @@ mod api {
     mod links;
     mod listeners;
     mod matrices;
+    mod openapi_document;
     mod operations;
     mod quota;
     mod races;

@@ -36,19 +36,25 @@ pub struct ListFiles {
     #[param(value_type = Option<bool>)]
     pub recursive: Option<bool>,
     /// Only files of this app namespace.
+    #[param(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._-]+$")]
     pub app: Option<String>,
 }
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ResolveParams {
+    /// The key given at upload. A value no upload could have been given (see
+    /// `client_key` there) finds nothing: 404.
+    #[param(min_length = 1, max_length = 255)]
     pub client_key: String,
     /// App namespace; `fluidcloud` when omitted.
+    #[param(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._-]+$")]
     pub app: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateFile {
+    #[schema(schema_with = fluidcloud_core::names::json_schema::opt_entry_name)]
     pub original_name: Option<String>,
     /// New folder; absent leaves it, `null` moves the file to the space root.
     #[serde(default, deserialize_with = "explicit_null")]
@@ -125,8 +131,11 @@ pub async fn resolve_file(
 ) -> Result<axum::Json<File>, ApiError> {
     let app = params.app.as_deref().unwrap_or(DEFAULT_APP);
     validate_app_name(app).map_err(|e| ApiError::Unprocessable(format!("app: {e}")))?;
-    validate_client_key(&params.client_key)
-        .map_err(|e| ApiError::Unprocessable(format!("client_key: {e}")))?;
+    // A key no upload could have been given matches no file: the answer to a lookup
+    // is "not found", as for any other key nobody used.
+    if validate_client_key(&params.client_key).is_err() {
+        return Err(ApiError::NotFound("file"));
+    }
     Ok(axum::Json(
         state
             .store

@@ -31,6 +31,7 @@ pub struct ListFolders {
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateFolder {
+    #[schema(schema_with = fluidcloud_core::names::json_schema::entry_name)]
     pub name: String,
     pub space_id: Uuid,
     pub parent_id: Option<Uuid>,
@@ -39,6 +40,7 @@ pub struct CreateFolder {
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateFolder {
     /// New name; absent leaves it.
+    #[schema(schema_with = fluidcloud_core::names::json_schema::opt_entry_name)]
     pub name: Option<String>,
     /// New parent; absent leaves it, `null` moves the folder to the space root.
     #[serde(default, deserialize_with = "explicit_null")]

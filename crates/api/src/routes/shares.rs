@@ -24,14 +24,17 @@ pub struct CreateShare {
     pub file_id: Uuid,
     /// 1–365 for an expiring link; `null` or absent for a permanent public link.
     #[serde(default, deserialize_with = "lenient::opt_int")]
+    #[schema(minimum = 1, maximum = 365)]
     pub expires_in_days: Option<i64>,
     /// `view` (inline) or `download` (attachment). Default: `view` for permanent
     /// links, `download` for expiring ones.
     pub permission: Option<Permission>,
     /// 4–128 characters; the link then asks for it with HTTP Basic auth.
+    #[schema(min_length = 4, max_length = 128)]
     pub password: Option<String>,
     /// After this many full downloads the link answers 410.
     #[serde(default, deserialize_with = "lenient::opt_int")]
+    #[schema(minimum = 1)]
     pub max_downloads: Option<i64>,
 }
 

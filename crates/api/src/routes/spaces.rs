@@ -18,14 +18,16 @@ use crate::extract::{Json, Paging, PathId, Query};
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateSpace {
-    /// 1–200 characters.
+    #[schema(schema_with = fluidcloud_core::names::json_schema::space_name)]
     pub name: String,
     /// The partner product the space belongs to.
+    #[schema(schema_with = fluidcloud_core::names::json_schema::opt_app)]
     pub app: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct RenameSpace {
+    #[schema(schema_with = fluidcloud_core::names::json_schema::space_name)]
     pub name: String,
 }
 

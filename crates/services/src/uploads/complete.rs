@@ -24,6 +24,7 @@ use crate::scan::{ScanRun, scan_file};
 #[derive(Deserialize, Serialize, ToSchema)]
 pub struct CompletedPart {
     #[serde(rename = "PartNumber", deserialize_with = "lenient::int")]
+    #[schema(minimum = 1, maximum = 10000)]
     pub part_number: i32,
     #[serde(rename = "ETag")]
     pub etag: String,
@@ -37,17 +38,26 @@ pub struct CompleteUpload {
     pub upload_id: Option<String>,
     /// `multipart`: every part, with the ETag the store returned for it.
     pub parts: Option<Vec<CompletedPart>>,
+    #[schema(schema_with = fluidcloud_core::names::json_schema::entry_name)]
     pub original_name: String,
-    /// The declared type; the scanner replaces it with the detected one.
+    /// The declared type (`type/subtype`, at most a `charset`; else 422); the
+    /// scanner replaces it with the detected one.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r#"^[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+(?:; ?[Cc][Hh][Aa][Rr][Ss][Ee][Tt]=(?:[!#$%&*+.^_~0-9A-Za-z-]+|"[!#$%&*+.^_~0-9A-Za-z-]+"))?$"#
+    )]
     pub mime: Option<String>,
     #[serde(deserialize_with = "lenient::int")]
     pub size: u64,
     /// Hex SHA-256 of the bytes; the scan verifies it.
+    #[schema(pattern = "^[0-9A-Fa-f]{64}$")]
     pub sha256: Option<String>,
     pub space_id: Uuid,
     pub folder_id: Option<Uuid>,
+    #[schema(schema_with = fluidcloud_core::names::json_schema::opt_app)]
     pub app: Option<String>,
-    /// Your own key for the file, for `GET /files/resolve`.
+    #[schema(schema_with = fluidcloud_core::names::json_schema::opt_client_key)]
     pub client_key: Option<String>,
 }
 

@@ -24,8 +24,11 @@ pub struct ImportUrl {
     pub space_id: Uuid,
     pub folder_id: Option<Uuid>,
     /// Defaults to the last segment of the URL's path, else `download`.
+    #[schema(schema_with = fluidcloud_core::names::json_schema::opt_entry_name)]
     pub original_name: Option<String>,
+    #[schema(schema_with = fluidcloud_core::names::json_schema::opt_client_key)]
     pub client_key: Option<String>,
+    #[schema(schema_with = fluidcloud_core::names::json_schema::opt_app)]
     pub app: Option<String>,
 }
 

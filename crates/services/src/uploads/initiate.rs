@@ -19,15 +19,24 @@ use crate::ServiceContext;
 
 #[derive(Deserialize, ToSchema)]
 pub struct InitiateUpload {
+    #[schema(schema_with = fluidcloud_core::names::json_schema::entry_name)]
     pub original_name: String,
-    /// The type the PUT must declare (and the file's type until it is scanned).
+    /// The type the PUT must declare (and the file's type until it is scanned):
+    /// `type/subtype`, at most a `charset` parameter (else 422).
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r#"^[!#$%&'*+.^_`|~0-9A-Za-z-]+/[!#$%&'*+.^_`|~0-9A-Za-z-]+(?:; ?[Cc][Hh][Aa][Rr][Ss][Ee][Tt]=(?:[!#$%&*+.^_~0-9A-Za-z-]+|"[!#$%&*+.^_~0-9A-Za-z-]+"))?$"#
+    )]
     pub content_type: String,
     /// Exact size in bytes; the PUT must send exactly this many.
     #[serde(deserialize_with = "lenient::int")]
+    #[schema(maximum = 9_223_372_036_854_775_807_u64)]
     pub size: u64,
     pub space_id: Uuid,
     pub folder_id: Option<Uuid>,
     /// App namespace; `fluidcloud` when absent.
+    #[schema(schema_with = fluidcloud_core::names::json_schema::opt_app)]
     pub app: Option<String>,
 }
 
@@ -105,6 +114,14 @@ pub async fn initiate(
         .map_err(|e| UploadError::Unprocessable(format!("content_type: {e}")))?;
     let app = body.app.as_deref().unwrap_or(DEFAULT_APP);
     validate_app_name(app)?;
+    // Sizes are stored as 64-bit signed integers, as the document's `int64` says: past
+    // that the value is outside the field, not merely larger than a limit.
+    if i64::try_from(body.size).is_err() {
+        return Err(UploadError::Unprocessable(format!(
+            "size: must be at most {}",
+            i64::MAX
+        )));
+    }
     let uploads = &context.settings.uploads;
     let plan_limit = uploader.max_file_size;
     if body.size > uploads.max_file_bytes {

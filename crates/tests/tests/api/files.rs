@@ -162,6 +162,13 @@ async fn files_resolve_by_client_key_within_an_app() {
         .get("/files/resolve?client_key=avatar/42&app=fluidtalk")
         .await
         .expect(404);
+    // A key no upload could carry (a control character, padding) finds nothing.
+    for impossible in ["avatar%0A42", "%20avatar", "a%E2%80%AEb"] {
+        client
+            .get(&format!("/files/resolve?client_key={impossible}"))
+            .await
+            .expect(404);
+    }
     client
         .delete(&format!("/files/{}", id(&second)))
         .await
