@@ -56,5 +56,8 @@ fn the_store_is_published_on_loopback_unless_told_otherwise() {
         .map(str::trim)
         .filter(|l| l.starts_with("- \"") && l.contains(":8333"))
         .collect();
-    assert_eq!(published, ["- \"${S3_BIND:-127.0.0.1}:8333:8333\""]);
+    assert_eq!(
+        published,
+        ["- \"${S3_BIND:-127.0.0.1}:${S3_PORT:-8333}:8333\""]
+    );
 }
