@@ -152,6 +152,14 @@ stop_seaweedfs() {
   WEED_DIR=
 }
 
+# A clamd signature database matching the EICAR test string anywhere in a stream (an
+# .ndb body signature): clamd refuses to start without signatures, and none can be
+# downloaded offline. Also the signature of scripts/compose-test's clamav stand-in.
+write_eicar_signature() { # file
+  local eicar='X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*'
+  printf 'Test.EICAR:0:*:%s\n' "$(printf '%s' "$eicar" | od -An -tx1 | tr -d ' \n')" > "$1"
+}
+
 # clamd from Debian's clamav-daemon, with a generated signature database (no
 # signature download is possible offline): EICAR as an .ndb body signature. Exports
 # CLAMD_ADDRESS.
@@ -159,8 +167,7 @@ start_clamd() {
   command -v clamd >/dev/null 2>&1 || { echo "installing clamd..." >&2; apt_install clamav-daemon clamav; }
   CLAMD_DIR=$(mktemp -d /tmp/fc-clamd.XXXXXX)
   mkdir -p "$CLAMD_DIR/db"
-  local eicar='X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*'
-  printf 'Test.EICAR:0:*:%s\n' "$(printf '%s' "$eicar" | od -An -tx1 | tr -d ' \n')" > "$CLAMD_DIR/db/test.ndb"
+  write_eicar_signature "$CLAMD_DIR/db/test.ndb"
   local port
   port=$(free_port)
   cat > "$CLAMD_DIR/clamd.conf" <<CONF

@@ -1,6 +1,7 @@
 //! The shipped deployment files carry no working secret: every secret of
 //! docker-compose.yml is a required variable, `.env.example` leaves them empty, and the
-//! object store is not published on every interface by default.
+//! object store is not published on every interface by default. clamd's limits and
+//! FluidCloud's scan limit come from one variable. (scripts/compose-test runs them.)
 
 const COMPOSE: &str = include_str!("../../../docker-compose.yml");
 const ENV_EXAMPLE: &str = include_str!("../../../.env.example");
@@ -56,5 +57,37 @@ fn the_store_is_published_on_loopback_unless_told_otherwise() {
         .map(str::trim)
         .filter(|l| l.starts_with("- \"") && l.contains(":8333"))
         .collect();
-    assert_eq!(published, ["- \"${S3_BIND:-127.0.0.1}:8333:8333\""]);
+    assert_eq!(
+        published,
+        ["- \"${S3_BIND:-127.0.0.1}:${S3_PORT:-8333}:8333\""]
+    );
+}
+
+/// The value of `key: value` in docker-compose.yml (the first such line).
+fn compose_value(key: &str) -> &'static str {
+    COMPOSE
+        .lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(": "))
+        .unwrap_or_else(|| panic!("{key} missing from docker-compose.yml"))
+}
+
+#[test]
+fn clamd_scans_whole_every_file_fluidcloud_sends_and_alerts_past_its_limits() {
+    let scan = compose_value("FLUIDCLOUD__SCAN__MAX_BYTES");
+    assert!(scan.starts_with("${SCAN_MAX_BYTES:-"), "{scan}");
+    assert_eq!(compose_value("CLAMD_CONF_StreamMaxLength"), scan);
+    assert_eq!(compose_value("CLAMD_CONF_MaxFileSize"), scan);
+    assert_eq!(compose_value("CLAMD_CONF_AlertExceedsMax"), "\"yes\"");
+    let default = scan
+        .trim_start_matches("${SCAN_MAX_BYTES:-")
+        .trim_end_matches('}');
+    let example = ENV_EXAMPLE
+        .lines()
+        .find_map(|l| l.strip_prefix("SCAN_MAX_BYTES="))
+        .expect("SCAN_MAX_BYTES in .env.example");
+    assert_eq!(example, default);
+    // clamd's sizes stop below 4 GiB (4000M, the largest the docs name).
+    let bytes: u64 = default.parse().expect("a number of bytes");
+    assert!(bytes <= 4000 * 1024 * 1024, "{bytes}");
 }
